@@ -1,0 +1,32 @@
+"""Sieve: instruction-tuning data selection, from raw pool to paper table.
+
+Named targets: pools, models, select_all (and `all`, the default). See README.md.
+"""
+
+import sys
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+sys.path.insert(0, workflow.basedir)
+
+from workflow_lib.config import validate_config  # noqa: E402
+
+
+configfile: "config.yaml"
+
+
+validate_config(config)
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/models.smk"
+include: "rules/select.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        rules.select_all.input,

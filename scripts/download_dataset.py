@@ -1,0 +1,17 @@
+"""Download a Hugging Face dataset split at a pinned revision into raw JSONL."""
+
+from workflow_lib.hub import dataset_rows, require_online
+from workflow_lib.jobs import run_job
+from workflow_lib.jsonio import write_json, write_jsonl
+
+
+def main(smk):
+    source = smk.params.source
+    require_online(smk.params.offline, f"dataset {source['repo']}")
+    rows, sha = dataset_rows(source["repo"], source["revision"], source.get("config"),
+                             source["split"], source["retries"])
+    count = write_jsonl(smk.output.pool, rows)
+    write_json(smk.output.manifest, {**source, "resolved_revision": sha, "n_rows": count})
+
+
+run_job(snakemake, main)

@@ -1,0 +1,12 @@
+"""Prepare a base model folder under resources/models/{model}/."""
+
+from workflow_lib.jobs import run_job
+from workflow_lib.models import prepare_model
+
+
+def main(smk):
+    pool = smk.input.get("pool")
+    prepare_model(dict(smk.params.model), smk.output[0], smk.params.offline, pool_path=pool)
+
+
+run_job(snakemake, main)

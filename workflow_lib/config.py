@@ -1,0 +1,148 @@
+"""Pipeline configuration: schema validation with defaults, cross-references, and the grid.
+
+`validate_config` is what the Snakefile calls. It reports the first problems by their key path
+(`methods.random.sed: unknown key 'sed'`), which Snakemake's generic validator does not do for
+nested discriminated objects.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """The configuration does not match the schema or refers to undefined names."""
+
+
+def _with_defaults(validator_class: type) -> type:
+    """Extend a jsonschema validator so that `properties` fills in missing defaults."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for key, subschema in properties.items():
+                if isinstance(subschema, dict) and "default" in subschema:
+                    instance.setdefault(key, copy.deepcopy(subschema["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_Validator = _with_defaults(jsonschema.Draft202012Validator)
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    path = ".".join(str(p) for p in error.absolute_path) or "<top level>"
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
+        return f"{path}: unknown key {', '.join(repr(k) for k in extra)}{hint}"
+    return f"{path}: {error.message}"
+
+
+def _leaf_errors(errors) -> list[jsonschema.ValidationError]:
+    """Flatten allOf/if-then wrappers so messages point at the innermost failing key."""
+    leaves = []
+    for error in errors:
+        if error.context:
+            leaves.extend(_leaf_errors(error.context))
+        else:
+            leaves.append(error)
+    return leaves
+
+
+def load_schema(path: Path = SCHEMA_PATH) -> dict:
+    """Read the YAML JSON-Schema."""
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
+    """Validate `config` in place (filling defaults) and check names it refers to.
+
+    Raises ConfigError listing every problem, one per line, each prefixed by its key path.
+    """
+    validator = _Validator(load_schema(schema_path))
+    errors = sorted(
+        _leaf_errors(validator.iter_errors(config)), key=lambda e: list(map(str, e.absolute_path))
+    )
+    problems = list(dict.fromkeys(_describe(e) for e in errors))
+    if not problems:
+        problems = _reference_problems(config)
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+    return config
+
+
+def _reference_problems(config: dict) -> list[str]:
+    problems = []
+    for i, exp in enumerate(config["experiments"]):
+        for field, section in (("pools", "pools"), ("methods", "methods"),
+                               ("base_models", "models")):
+            for name in exp[field]:
+                if name not in config[section]:
+                    defined = ", ".join(sorted(config[section]))
+                    problems.append(f"experiments.{i}.{field}: {name!r} is not defined in "
+                                    f"{section} (defined: {defined})")
+    for name, model in config["models"].items():
+        pool = model["source"].get("tokenizer_pool")
+        if pool is not None and pool not in config["pools"]:
+            problems.append(f"models.{name}.source.tokenizer_pool: {pool!r} is not a pool")
+    return problems
+
+
+def budget_label(budget: int | float | str) -> str:
+    """Path component for a budget: '200', '0.05' or 'all'."""
+    return str(budget)
+
+
+def parse_budget(label: str) -> int | float | str:
+    """Inverse of budget_label."""
+    if label == "all":
+        return label
+    return float(label) if "." in label else int(label)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """One cell of the selection grid."""
+
+    pool: str
+    method: str
+    budget: str
+
+    @property
+    def path(self) -> str:
+        return f"results/selections/{self.pool}/{self.method}/{self.budget}"
+
+
+def selections(config: dict) -> Iterator[Selection]:
+    """Every distinct (pool, method, budget) in the experiment grid, in config order.
+
+    A method of kind `full` ignores the budget, so it appears once per pool with budget 'all'.
+    """
+    seen = set()
+    for exp in config["experiments"]:
+        for pool in exp["pools"]:
+            for method in exp["methods"]:
+                full = config["methods"][method]["kind"] == "full"
+                for budget in ["all"] if full else exp["budgets"]:
+                    cell = Selection(pool, method, budget_label(budget))
+                    if cell not in seen:
+                        seen.add(cell)
+                        yield cell
+
+
+def methods_of_kind(config: dict, *kinds: str) -> list[str]:
+    """Names of the configured methods whose kind is one of `kinds`."""
+    return [name for name, m in config["methods"].items() if m["kind"] in kinds]

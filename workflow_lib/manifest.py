@@ -1,0 +1,79 @@
+"""Provenance manifests: what produced a file, from which inputs, with which library versions."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import sys
+import zlib
+from collections import Counter
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+
+from workflow_lib.jsonio import write_json
+from workflow_lib.records import conversation_text, response_text
+
+_TRACKED_PACKAGES = ("torch", "transformers", "tokenizers", "datasets", "axolotl", "lm_eval",
+                     "snakemake")
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def environment() -> dict:
+    """Interpreter, platform, zlib build and versions of the packages that change results."""
+    versions = {}
+    for name in _TRACKED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "zlib_runtime_version": zlib.ZLIB_RUNTIME_VERSION,
+        "packages": versions,
+    }
+
+
+def compression_ratio(text: str, level: int = 9) -> float:
+    """len(bytes) / len(zlib(bytes)): the Entropy-Law redundancy measure (higher = more redundant)."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data, level)) if data else 0.0
+
+
+def selection_stats(records: Sequence[dict]) -> dict:
+    """Size, lengths, source mix and whole-set compression ratio of selected records.
+
+    The compression ratio is computed over the conversation text of all records joined with
+    newlines (not over ids or key names), so it compares selections of any method on equal terms.
+    """
+    n = len(records)
+    response_chars = [len(response_text(r)) for r in records]
+    texts = [conversation_text(r) for r in records]
+    return {
+        "n_records": n,
+        "n_turns_mean": sum(len(r["conversations"]) for r in records) / n if n else 0.0,
+        "response_chars_mean": sum(response_chars) / n if n else 0.0,
+        "conversation_chars_mean": sum(map(len, texts)) / n if n else 0.0,
+        "source_mix": dict(sorted(Counter(r["source"] for r in records).items())),
+        "compression_ratio": compression_ratio("\n".join(texts)),
+    }
+
+
+def write_manifest(path: str | Path, *, inputs: dict[str, str | Path], **fields) -> dict:
+    """Write a manifest with input hashes and the environment; returns what was written."""
+    manifest = {
+        **fields,
+        "inputs": {name: {"path": str(p), "sha256": file_sha256(p)} for name, p in inputs.items()},
+        "environment": environment(),
+    }
+    write_json(path, manifest)
+    return manifest
