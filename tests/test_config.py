@@ -1,0 +1,84 @@
+"""Config validation: defaults, unknown keys named by path, cross-references, grid expansion."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from workflow_lib.config import ConfigError, Selection, parse_budget, selections, validate_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def demo_config() -> dict:
+    return yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def test_demo_config_is_valid_and_defaults_are_filled(demo_config):
+    validate_config(demo_config)
+    assert demo_config["pools"]["demo"]["format"] is None
+    assert demo_config["pools"]["demo"]["limit"] is None
+    assert demo_config["corpora"] == {}
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_recipe_configs_are_valid(path):
+    validate_config(yaml.safe_load(path.read_text()))
+
+
+def test_hf_source_defaults_are_filled(demo_config):
+    demo_config["pools"]["alpaca"] = {
+        "source": {"kind": "huggingface", "repo": "tatsu-lab/alpaca", "revision": "main"}}
+    validate_config(demo_config)
+    assert demo_config["pools"]["alpaca"]["source"]["split"] == "train"
+    assert demo_config["pools"]["alpaca"]["source"]["retries"] == 3
+
+
+@pytest.mark.parametrize(("mutate", "expected"), [
+    (lambda c: c.update(bogus=1), "<top level>: unknown key 'bogus'"),
+    (lambda c: c["methods"]["random"].update(sed=1), "methods.random: unknown key 'sed'"),
+    (lambda c: c["models"]["smollm2-135m"]["source"].update(dtyp="x"),
+     "models.smollm2-135m.source: unknown key 'dtyp'"),
+    (lambda c: c["pools"]["demo"]["source"].update(n="many"), "pools.demo.source.n:"),
+    (lambda c: c["methods"].update(zipp={"kind": "zipp"}), "methods.zipp.kind:"),
+    (lambda c: c["experiments"][0].update(budgets=[0]), "experiments.0.budgets.0:"),
+    (lambda c: c["experiments"][0].update(budgets=[1.5]), "experiments.0.budgets.0:"),
+    (lambda c: c["pools"].update({"a/b": c["pools"]["demo"]}), "pools:"),
+    (lambda c: c["experiments"][0].update(methods=["nope"]),
+     "experiments.0.methods: 'nope' is not defined in methods"),
+    (lambda c: c["experiments"][0].update(base_models=["gpt9"]),
+     "experiments.0.base_models: 'gpt9' is not defined in models"),
+])
+def test_invalid_configs_name_the_offending_key(demo_config, mutate, expected):
+    mutate(demo_config)
+    with pytest.raises(ConfigError) as err:
+        validate_config(demo_config)
+    assert expected in str(err.value)
+
+
+def test_all_problems_are_reported_at_once(demo_config):
+    demo_config["bogus"] = 1
+    demo_config["methods"]["random"]["sed"] = 1
+    with pytest.raises(ConfigError) as err:
+        validate_config(demo_config)
+    assert "bogus" in str(err.value) and "sed" in str(err.value)
+
+
+def test_selections_expand_the_grid_once_per_cell(demo_config):
+    validate_config(demo_config)
+    demo_config["experiments"][0]["budgets"] = [120, 0.1]
+    demo_config["experiments"].append(copy.deepcopy(demo_config["experiments"][0]))
+    cells = list(selections(demo_config))
+    assert cells == [
+        Selection("demo", "full", "all"),
+        Selection("demo", "random", "120"), Selection("demo", "random", "0.1"),
+        Selection("demo", "longest", "120"), Selection("demo", "longest", "0.1"),
+    ]
+    assert cells[1].path == "results/selections/demo/random/120"
+
+
+@pytest.mark.parametrize(("label", "value"), [("all", "all"), ("120", 120), ("0.05", 0.05)])
+def test_budget_labels_round_trip(label, value):
+    assert parse_budget(label) == value
