@@ -364,6 +364,15 @@ def test_convert_file_can_skip_incomplete_records(tmp_path):
     assert [r["id"] for r in read_pool(dst)] == ["a", "b"]
 
 
+def test_convert_file_limit_stops_reading_early(tmp_path):
+    src, dst = tmp_path / "sg.jsonl", tmp_path / "pool.jsonl"
+    rows = [chat(id="a"), *(chat(("human", "q"), ("gpt", "a"), id=str(i)) for i in range(3))]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows) + "not json\n")
+    assert convert_file(src, dst, skip_incomplete=True, limit=2) == {
+        "format": "sharegpt", "read": 3, "written": 2, "skipped": 1}
+    assert [r["id"] for r in read_pool(dst)] == ["0", "1"]
+
+
 ALP = '{"instruction": "q", "input": "", "output": "a"}\n'
 SG = '{"id": "s%d", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}\n'  # noqa: E501
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -245,13 +246,14 @@ def to_reference_sharegpt(record: dict) -> dict:
 
 def convert_file(src: str | os.PathLike, dst: str | os.PathLike, fmt: str | None = None, *,
                  id_prefix: str | None = None, default_source: str | None = None,
-                 skip_incomplete: bool = False) -> dict:
+                 skip_incomplete: bool = False, limit: int | None = None) -> dict:
     """Stream a pool file (JSON array or JSONL) into canonical JSONL at `dst`, atomically.
 
     `fmt` defaults to the format detected from the first record; `id_prefix` and
     `default_source` default to the file name up to its first dot. Any bad record raises
     DataError and leaves no `dst`; records without human or gpt turn are logged and skipped when
-    `skip_incomplete`. Returns `{"format", "read", "written", "skipped"}`.
+    `skip_incomplete`. With `limit`, reading stops after that many records were written.
+    Returns `{"format", "read", "written", "skipped"}`.
     """
     stem = Path(src).name.split(".")[0]
     id_prefix = stem if id_prefix is None else id_prefix
@@ -278,5 +280,5 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, fmt: str | None
             ids.add(record["id"], line)
             yield record
 
-    counts["written"] = write_jsonl(dst, canonical())
+    counts["written"] = write_jsonl(dst, islice(canonical(), limit))
     return counts
