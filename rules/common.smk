@@ -45,6 +45,11 @@ def pool_source_name(wildcards):
     return config["pools"][wildcards.pool].get("source_name", wildcards.pool)
 
 
+def pool_skip_incomplete(wildcards):
+    """Whether records without a human or gpt turn are skipped rather than fatal."""
+    return config["pools"][wildcards.pool]["skip_incomplete"]
+
+
 def pool_limit(wildcards):
     """Number of leading records to keep (None: all)."""
     return config["pools"][wildcards.pool]["limit"]

@@ -61,6 +61,7 @@ rule convert_pool:
         format=pool_format,
         source_name=pool_source_name,
         limit=pool_limit,
+        skip_incomplete=pool_skip_incomplete,
     threads: 1
     resources:
         mem_mb=2000,

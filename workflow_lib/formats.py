@@ -32,7 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from workflow_lib.jsonio import DataError, read_records, type_name, write_jsonl
-from workflow_lib.records import IncompleteRecord, UniqueIds, check_roles, expect
+from workflow_lib.records import (
+    KEYS,
+    IncompleteRecord,
+    UniqueIds,
+    check_roles,
+    expect,
+    validate_record,
+)
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +168,9 @@ def _format(name: str) -> PairFormat | ChatFormat:
 
 
 def detect_format(obj: dict) -> str:
-    """The format of an original record, from its keys."""
+    """The format of an original record, from its keys ('canonical' for exactly KEYS)."""
+    if set(obj) == set(KEYS):
+        return "canonical"
     if "conversations" in obj:
         return "sharegpt"
     if "messages" in obj:
@@ -258,7 +267,7 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, fmt: str | None
     stem = Path(src).name.split(".")[0]
     id_prefix = stem if id_prefix is None else id_prefix
     default_source = stem if default_source is None else default_source
-    if fmt is not None:
+    if fmt not in (None, "canonical"):
         _format(fmt)
     counts: dict[str, Any] = {"format": fmt, "read": 0, "skipped": 0}
     ids = UniqueIds(src)
@@ -268,8 +277,11 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, fmt: str | None
             counts["read"] += 1
             try:
                 counts["format"] = counts["format"] or detect_format(obj)
-                record = to_canonical(obj, counts["format"], index=index, id_prefix=id_prefix,
-                                      default_source=default_source)
+                if counts["format"] == "canonical":
+                    record = validate_record(obj)
+                else:
+                    record = to_canonical(obj, counts["format"], index=index,
+                                          id_prefix=id_prefix, default_source=default_source)
             except DataError as exc:
                 exc.locate(path=src, line=line)
                 if not (skip_incomplete and isinstance(exc, IncompleteRecord)):

@@ -18,7 +18,8 @@ def run_job(snakemake: Any, main: Callable[[Any], None]) -> None:
     line, which `--show-failed-logs` prints); any other exception keeps its full traceback.
     """
     log_path = snakemake.log[0] if snakemake.log else None
-    stream = open(log_path, "w", buffering=1, encoding="utf-8") if log_path else sys.stderr
+    stream = (open(log_path, "w", buffering=1, encoding="utf-8")  # noqa: SIM115 (lives as long as the job)
+              if log_path else sys.stderr)
     sys.stderr = stream
     logging.basicConfig(stream=stream, level=logging.INFO, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from workflow_lib.errors import UserError
+
 _JSON_SPACE = " \t\r\n"
 _SPACE_RUN = re.compile(r"[ \t\r\n]*")
 _DECODER = json.JSONDecoder()
@@ -30,7 +32,7 @@ def type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """Bad input data; the message names file, line, record id and field where known.
 
     Raised without location deep inside converters, then located by the file-level loop:

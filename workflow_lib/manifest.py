@@ -44,7 +44,7 @@ def environment() -> dict:
 
 
 def compression_ratio(text: str, level: int = 9) -> float:
-    """len(bytes) / len(zlib(bytes)): the Entropy-Law redundancy measure (higher = more redundant)."""
+    """len(bytes) / len(zlib(bytes)): the Entropy-Law redundancy (higher is more redundant)."""
     data = text.encode("utf-8")
     return len(data) / len(zlib.compress(data, level)) if data else 0.0
 

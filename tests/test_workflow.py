@@ -1,0 +1,159 @@
+"""The workflow as a user runs it: dry runs of every named target, a real tiny end-to-end run,
+partial reruns after a parameter change, and malformed pools failing cleanly."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile")]
+NAMED_TARGETS = ["all", "pools", "models", "select_all"]
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run Snakemake in `workdir` with its config.yaml and the repository's local profile."""
+    proc = subprocess.run(
+        [*SNAKEMAKE, "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
+         "--workflow-profile", str(ROOT / "profiles" / "default"), "--cores", "2", *args],
+        capture_output=True, text=True, cwd=workdir)
+    if check and proc.returncode != 0:
+        pytest.fail(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n"
+                    f"{proc.stderr[-3000:]}")
+    return proc
+
+
+def write_config(workdir: Path, config: dict) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
+    """Job counts per rule from a dry run's summary table."""
+    counts, table = {}, False
+    for line in (proc.stdout + proc.stderr).splitlines():
+        parts = line.split()
+        if parts[:2] == ["job", "count"]:
+            table = True
+        elif table and len(parts) == 2 and parts[1].isdigit() and parts[0] != "total":
+            counts[parts[0]] = int(parts[1])
+        elif table and parts and parts[0] == "total":
+            break
+    return counts
+
+
+TINY_CONFIG = {
+    "pools": {"demo": {"source": {"kind": "demo", "n": 60, "seed": 0, "heldout_n": 20}}},
+    "models": {"tiny": {"source": {"kind": "tiny", "arch": "llama", "tokenizer_pool": "demo"}}},
+    "methods": {"full": {"kind": "full"}, "random": {"kind": "random", "seed": 0},
+                "longest": {"kind": "longest"}},
+    "experiments": [{"pools": ["demo"], "methods": ["full", "random", "longest"],
+                     "budgets": [10], "base_models": ["tiny"]}],
+}
+
+
+@pytest.mark.parametrize("target", NAMED_TARGETS)
+def test_dry_run_of_each_named_target_on_the_demo_config(tmp_path, target):
+    shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
+    proc = snakemake(tmp_path, "-n", target)
+    jobs = planned_jobs(proc)
+    assert jobs, proc.stdout
+    if target in ("all", "select_all"):
+        assert jobs["select_baseline"] == 3 and jobs["convert_pool"] == 1
+    if target == "models":
+        assert jobs == {"prepare_model": 1, "models": 1}
+
+
+def test_misspelt_config_key_fails_before_any_job(tmp_path):
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["methods"]["random"]["sed"] = 1
+    write_config(tmp_path, config)
+    proc = snakemake(tmp_path, "-n", check=False)
+    assert proc.returncode != 0
+    assert "methods.random: unknown key 'sed'" in proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    """The whole current chain, for real, on a 60-record demo pool and a tiny local model."""
+    workdir = tmp_path_factory.mktemp("tiny-run")
+    write_config(workdir, TINY_CONFIG)
+    snakemake(workdir)
+    return workdir
+
+
+@pytest.mark.slow
+def test_tiny_end_to_end_outputs(tiny_run):
+    pool = [json.loads(x) for x in (tiny_run / "results/pools/demo.jsonl").read_text().splitlines()]
+    assert len(pool) == 60
+    for method, size in (("full", 60), ("random", 10), ("longest", 10)):
+        budget = "all" if method == "full" else "10"
+        folder = tiny_run / "results/selections/demo" / method / budget
+        data = [json.loads(x) for x in (folder / "data.jsonl").read_text().splitlines()]
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert len(data) == size == manifest["stats"]["n_records"]
+        assert manifest["selected_ids"] == [r["id"] for r in data]
+        assert manifest["inputs"]["pool"]["sha256"]
+        assert manifest["stats"]["compression_ratio"] > 1
+    model_manifest = json.loads((tiny_run / "resources/models/tiny/sieve_model.json").read_text())
+    assert all(loss > 0 for loss in model_manifest["check"]["check_losses"])
+    assert (tiny_run / "resources/eval/demo/heldout.jsonl").is_file()
+
+
+@pytest.mark.slow
+def test_second_invocation_does_nothing(tiny_run):
+    proc = snakemake(tiny_run, "-n")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_changing_one_method_parameter_reruns_only_its_selection(tiny_run, tmp_path):
+    changed = json.loads(json.dumps(TINY_CONFIG))
+    changed["methods"]["random"]["seed"] = 7
+    write_config(tmp_path, changed)
+    for item in ("results", "resources", ".snakemake"):
+        shutil.copytree(tiny_run / item, tmp_path / item, symlinks=True)
+    jobs = planned_jobs(snakemake(tmp_path, "-n"))
+    assert jobs == {"select_baseline": 1, "select_all": 1, "all": 1}
+
+
+BAD_POOLS = {
+    "missing field": ('{"instruction": "a", "input": "", "output": "b"}\n'
+                      '{"instruction": "c", "input": ""}\n', "alpaca", "output"),
+    "wrong type": ('{"instruction": "a", "input": "", "output": 3}\n', "alpaca", "output"),
+    "empty conversation": ('{"id": "x1", "conversations": []}\n', "sharegpt", "conversations"),
+    "duplicate id": ('{"id": "x1", "conversations": [{"from": "human", "value": "a"}, '
+                     '{"from": "gpt", "value": "b"}]}\n' * 2, "sharegpt", "x1"),
+    "truncated json": ('{"instruction": "a", "input": "", "output": "b"}\n{"instruction": "c", ',
+                       "alpaca", ":2"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", [*sorted(BAD_POOLS), "invalid utf-8"])
+def test_malformed_pool_fails_with_one_clear_line_and_no_output(tmp_path, case):
+    bad = tmp_path / "bad.jsonl"
+    if case == "invalid utf-8":
+        bad.write_bytes(b'{"instruction": "a", "input": "", "output": "b"}\n'
+                        b'{"instruction": "\xff", "input": "", "output": "b"}\n')
+        fmt, needle = "alpaca", ":2"
+    else:
+        text, fmt, needle = BAD_POOLS[case]
+        bad.write_text(text)
+    config = json.loads(json.dumps(TINY_CONFIG))
+    config["pools"] = {"bad": {"source": {"kind": "local", "path": str(bad)}, "format": fmt}}
+    config["models"] = {"tiny": {"source": {"kind": "tiny", "tokenizer_pool": "bad"}}}
+    config["experiments"][0]["pools"] = ["bad"]
+    write_config(tmp_path, config)
+    proc = snakemake(tmp_path, "results/pools/bad.jsonl", check=False)
+    assert proc.returncode != 0
+    errors = [line for line in (tmp_path / "logs/convert_pool/bad.log").read_text().splitlines()
+              if line.startswith("ERROR:")]
+    assert len(errors) == 1 and "bad.jsonl" in errors[0] and needle in errors[0], errors
+    assert not any((tmp_path / "results").rglob("*")), "partial output left behind"
