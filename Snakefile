@@ -29,4 +29,6 @@ include: "rules/select.smk"
 rule all:
     default_target: True
     input:
+        rules.pools.input,
+        rules.models.input,
         rules.select_all.input,

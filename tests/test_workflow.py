@@ -68,6 +68,8 @@ def test_dry_run_of_each_named_target_on_the_demo_config(tmp_path, target):
         assert jobs["select_baseline"] == 3 and jobs["convert_pool"] == 1
     if target == "models":
         assert jobs == {"prepare_model": 1, "models": 1}
+    if target == "all":
+        assert jobs["prepare_model"] == 1 and jobs["generate_demo_pool"] == 1
 
 
 def test_misspelt_config_key_fails_before_any_job(tmp_path):
@@ -119,8 +121,9 @@ def test_changing_one_method_parameter_reruns_only_its_selection(tiny_run, tmp_p
     write_config(tmp_path, changed)
     for item in ("results", "resources", ".snakemake"):
         shutil.copytree(tiny_run / item, tmp_path / item, symlinks=True)
-    jobs = planned_jobs(snakemake(tmp_path, "-n"))
-    assert jobs == {"select_baseline": 1, "select_all": 1, "all": 1}
+    proc = snakemake(tmp_path, "-n")
+    assert planned_jobs(proc) == {"select_baseline": 1, "all": 1}
+    assert "results/selections/demo/random/10/data.jsonl" in proc.stdout + proc.stderr
 
 
 BAD_POOLS = {
