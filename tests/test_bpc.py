@@ -17,7 +17,6 @@ from workflow_lib.bpc import (
     combine_partials,
     finish_bpc,
     head_only_is_exact,
-    read_corpus,
     shard_windows,
     sliding_window_bpc,
     tokenize_corpus,
@@ -288,26 +287,3 @@ def test_restores_training_mode(lms):
 def test_rejects_bad_window_geometry(block_size, stride):
     with pytest.raises(ValueError, match="stride"):
         SlidingWindows.plan(100, block_size, stride)
-
-
-def test_read_corpus(tmp_path):
-    path = tmp_path / "corpus.jsonl"
-    rows = [
-        {"content": "a", "subset": "cc", "meta": {}},
-        {"content": "", "subset": "python", "meta": {}},
-        {"content": "b", "subset": "python", "meta": {}},
-        {"content": "c", "subset": "cc", "meta": {}},
-        {"content": "d", "subset": "python", "meta": {}},
-    ]
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    assert read_corpus(path) == ["a", "", "b", "c", "d"]
-    assert read_corpus(path, "cc") == ["a", "c"]
-    assert read_corpus(path, "python", limit=2) == ["", "b"]  # limit before empty docs drop
-    with pytest.raises(ValueError, match=r"no documents of subset 'math'.*'cc', 'python'"):
-        read_corpus(path, "math")
-    path.write_text(json.dumps(rows[0]) + "\n{oops\n")
-    with pytest.raises(ValueError, match=r"corpus.jsonl:2: invalid JSON"):
-        read_corpus(path)
-    path.write_text(json.dumps({"text": "x"}) + "\n")
-    with pytest.raises(ValueError, match=r":1: record has no string field 'content'"):
-        read_corpus(path)

@@ -21,14 +21,12 @@ unscored tail's characters still count in the denominator (`n_unscored_tail`).
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, chain
-from pathlib import Path
 from typing import Literal
 
 import torch
@@ -39,39 +37,6 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 ShortCorpus = Literal["error", "single_window"]
 
 _HEAD_ROWS = 2048  # scored positions per LM-head chunk: bounds logits memory (rows × vocab fp32)
-
-
-def read_corpus(path: str | Path, subset: str | None = None, limit: int | None = None) -> list[str]:
-    """Document texts of a JSONL corpus with fields `content`, `subset`, `meta`.
-
-    Keeps records of `subset` (all when None), then the first `limit` of them. Empty documents
-    are kept, as in the reference, which slices `test[:limit]` before dropping them; they are
-    dropped (and counted) by `tokenize_corpus`.
-    """
-    path = Path(path)
-    texts: list[str] = []
-    subsets: set[str] = set()
-    with path.open(encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_no}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{where}: invalid JSON: {e}") from e
-            if not isinstance(record, dict) or not isinstance(record.get("content"), str):
-                raise ValueError(f"{where}: record has no string field 'content'")
-            if subset is not None:
-                if "subset" not in record:
-                    raise ValueError(f"{where}: record has no field 'subset'")
-                subsets.add(record["subset"])
-                if record["subset"] != subset:
-                    continue
-            texts.append(record["content"])
-    if subset is not None and not texts:
-        raise ValueError(f"{path}: no documents of subset {subset!r}; found {sorted(subsets)}")
-    return texts if limit is None else texts[:limit]
 
 
 @dataclass(frozen=True)

