@@ -1,6 +1,6 @@
 """Sieve: instruction-tuning data selection, from raw pool to paper table.
 
-Named targets: pools, models, select_all (and `all`, the default). See README.md.
+Named targets: pools, corpora, models, select_all (and `all`, the default). See README.md.
 """
 
 import sys
@@ -30,5 +30,6 @@ rule all:
     default_target: True
     input:
         rules.pools.input,
+        rules.corpora.input,
         rules.models.input,
         rules.select_all.input,

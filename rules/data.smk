@@ -92,3 +92,8 @@ rule prepare_corpus:
 rule pools:
     input:
         expand("results/pools/{pool}.jsonl", pool=config["pools"]),
+
+
+rule corpora:
+    input:
+        expand("resources/corpora/{corpus}.jsonl", corpus=config["corpora"]),

@@ -14,7 +14,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile")]
-NAMED_TARGETS = ["all", "pools", "models", "select_all"]
+NAMED_TARGETS = ["all", "pools", "corpora", "models", "select_all"]
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -85,7 +85,12 @@ def test_misspelt_config_key_fails_before_any_job(tmp_path):
 def tiny_run(tmp_path_factory) -> Path:
     """The whole current chain, for real, on a 60-record demo pool and a tiny local model."""
     workdir = tmp_path_factory.mktemp("tiny-run")
-    write_config(workdir, TINY_CONFIG)
+    rows = [{"content": f"doc {i} " * (i + 1), "subset": "cc" if i % 2 else "python", "meta": {}}
+            for i in range(6)]
+    (workdir / "corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_config(workdir, {**TINY_CONFIG, "corpora": {
+        "small_cc": {"source": {"kind": "local", "path": "corpus.jsonl"}, "subset": "cc",
+                     "limit": 2}}})
     snakemake(workdir)
     return workdir
 
@@ -106,6 +111,8 @@ def test_tiny_end_to_end_outputs(tiny_run):
     model_manifest = json.loads((tiny_run / "resources/models/tiny/sieve_model.json").read_text())
     assert all(loss > 0 for loss in model_manifest["check"]["check_losses"])
     assert (tiny_run / "resources/eval/demo/heldout.jsonl").is_file()
+    corpus = (tiny_run / "resources/corpora/small_cc.jsonl").read_text().splitlines()
+    assert [json.loads(x)["content"] for x in corpus] == ["doc 1 doc 1 ", "doc 3 " * 4]
 
 
 @pytest.mark.slow
@@ -116,11 +123,12 @@ def test_second_invocation_does_nothing(tiny_run):
 
 @pytest.mark.slow
 def test_changing_one_method_parameter_reruns_only_its_selection(tiny_run, tmp_path):
-    changed = json.loads(json.dumps(TINY_CONFIG))
+    changed = yaml.safe_load((tiny_run / "config.yaml").read_text())
     changed["methods"]["random"]["seed"] = 7
     write_config(tmp_path, changed)
-    for item in ("results", "resources", ".snakemake"):
-        shutil.copytree(tiny_run / item, tmp_path / item, symlinks=True)
+    for item in ("results", "resources", ".snakemake", "corpus.jsonl"):
+        copy = shutil.copytree if (tiny_run / item).is_dir() else shutil.copy2
+        copy(tiny_run / item, tmp_path / item)
     proc = snakemake(tmp_path, "-n")
     assert planned_jobs(proc) == {"select_baseline": 1, "all": 1}
     assert "results/selections/demo/random/10/data.jsonl" in proc.stdout + proc.stderr
