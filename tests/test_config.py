@@ -6,7 +6,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workflow_lib.config import ConfigError, Selection, parse_budget, selections, validate_config
+from workflow_lib.config import (
+    ConfigError,
+    Selection,
+    parse_budget,
+    runs,
+    selections,
+    validate_config,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -82,3 +89,27 @@ def test_selections_expand_the_grid_once_per_cell(demo_config):
 @pytest.mark.parametrize(("label", "value"), [("all", "all"), ("120", 120), ("0.05", 0.05)])
 def test_budget_labels_round_trip(label, value):
     assert parse_budget(label) == value
+
+
+def test_runs_name_base_models_and_fine_tunes(demo_config):
+    validate_config(demo_config)
+    names = [r.name for r in runs(demo_config)]
+    assert names == ["base-smollm2-135m", "demo-full-all-smollm2-135m",
+                     "demo-random-120-smollm2-135m", "demo-longest-120-smollm2-135m"]
+    fine_tune = runs(demo_config)[2]
+    assert fine_tune.selection == Selection("demo", "random", "120")
+    assert fine_tune.model_dir == "results/models/demo-random-120-smollm2-135m"
+    assert runs(demo_config)[0].model_dir == "resources/models/smollm2-135m"
+
+
+def test_ambiguous_run_names_are_rejected(demo_config):
+    demo_config["pools"]["demo-b"] = demo_config["pools"]["demo"]
+    demo_config["methods"]["c"] = {"kind": "random"}
+    demo_config["methods"]["b-c"] = {"kind": "random"}
+    demo_config["experiments"] = [
+        {"pools": ["demo-b"], "methods": ["c"], "budgets": [120], "base_models": ["smollm2-135m"]},
+        {"pools": ["demo"], "methods": ["b-c"], "budgets": [120], "base_models": ["smollm2-135m"]},
+    ]
+    validate_config(demo_config)
+    with pytest.raises(ConfigError, match="'demo-b-c-120-smollm2-135m' is ambiguous"):
+        runs(demo_config)

@@ -145,3 +145,38 @@ def selections(config: dict) -> Iterator[Selection]:
 def methods_of_kind(config: dict, *kinds: str) -> list[str]:
     """Names of the configured methods whose kind is one of `kinds`."""
     return [name for name, m in config["methods"].items() if m["kind"] in kinds]
+
+
+@dataclass(frozen=True)
+class Run:
+    """A model to evaluate: a base model as it is, or a fine-tune of one on a selection."""
+
+    name: str
+    base_model: str
+    selection: Selection | None = None
+
+    @property
+    def model_dir(self) -> str:
+        if self.selection is None:
+            return f"resources/models/{self.base_model}"
+        return f"results/models/{self.name}"
+
+
+def runs(config: dict) -> list[Run]:
+    """Base runs (`base-{model}`) for every model in the grid, then one fine-tuning run per
+    selection cell × base model: `{pool}-{method}-{budget}-{base_model}`.
+
+    Raises ConfigError if two different runs would get the same name.
+    """
+    found: dict[str, Run] = {}
+    models = [m for exp in config["experiments"] for m in exp["base_models"]]
+    candidates = [Run(f"base-{m}", m) for m in dict.fromkeys(models)]
+    for exp in config["experiments"]:
+        cells = list(selections({**config, "experiments": [exp]}))
+        candidates += [Run(f"{c.pool}-{c.method}-{c.budget}-{m}", m, c)
+                       for c in cells for m in exp["base_models"]]
+    for run in candidates:
+        if found.setdefault(run.name, run) != run:
+            raise ConfigError(f"run name {run.name!r} is ambiguous ({found[run.name]} and {run});"
+                              " rename a pool, method or model")
+    return list(found.values())
