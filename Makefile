@@ -3,12 +3,25 @@ PYTHON ?= python3
 CORES ?= 2
 VENV := .venv
 BIN := $(VENV)/bin
+TOOLS := .venv-tools
 CORE_ENV := envs/core.yaml
+TOOLS_ENVS := envs/train.yaml envs/eval.yaml
 REQS := $(PYTHON) envs/pip_requirements.py
 
-.PHONY: venv demo test lint dryrun lock clean-venv
+.PHONY: venv tools demo test lint dryrun lock clean-venv
 
 venv: $(VENV)/.installed
+
+# Axolotl and lm-eval: their pins (packaging==26 among them) cannot share Snakemake's venv.
+tools: $(TOOLS)/.installed
+
+$(TOOLS)/.installed: $(TOOLS_ENVS) envs/constraints-tools.txt envs/pip_requirements.py
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --upgrade pip
+	$(TOOLS)/bin/pip install --quiet "$$($(REQS) --only torch $(TOOLS_ENVS))"
+	$(REQS) $(TOOLS_ENVS) > $(TOOLS)/requirements.txt
+	$(TOOLS)/bin/pip install --quiet -c envs/constraints-tools.txt -r $(TOOLS)/requirements.txt
+	touch $@
 
 # torch first (pinned, CPU build where the machine provides one), then the rest under the lock file.
 $(VENV)/.installed: $(CORE_ENV) envs/constraints-core.txt envs/pip_requirements.py
@@ -21,10 +34,10 @@ $(VENV)/.installed: $(CORE_ENV) envs/constraints-core.txt envs/pip_requirements.
 	$(BIN)/pip install --quiet --no-deps -r $(VENV)/requirements-nodeps.txt
 	touch $@
 
-demo: venv
+demo: venv tools
 	$(BIN)/snakemake --cores $(CORES)
 
-test: venv lint
+test: venv tools lint
 	$(BIN)/pytest
 
 lint: venv
@@ -34,13 +47,17 @@ lint: venv
 dryrun: venv
 	$(BIN)/snakemake -n --cores $(CORES)
 
-# Regenerate the lock file from a fresh resolution of the env file's pins.
+# Regenerate the lock files from fresh resolutions of the env files' pins.
 lock:
+	$(MAKE) --no-print-directory lock-one ENVS="$(CORE_ENV)" LOCK=envs/constraints-core.txt
+	$(MAKE) --no-print-directory lock-one ENVS="$(TOOLS_ENVS)" LOCK=envs/constraints-tools.txt
+
+lock-one:
 	rm -rf /tmp/sieve-lock && $(PYTHON) -m venv /tmp/sieve-lock
-	/tmp/sieve-lock/bin/pip install --quiet "$$($(REQS) --only torch $(CORE_ENV))"
-	$(REQS) $(CORE_ENV) > /tmp/sieve-lock/requirements.txt
+	/tmp/sieve-lock/bin/pip install --quiet "$$($(REQS) --only torch $(ENVS))"
+	$(REQS) $(ENVS) > /tmp/sieve-lock/requirements.txt
 	/tmp/sieve-lock/bin/pip install --quiet -r /tmp/sieve-lock/requirements.txt
-	/tmp/sieve-lock/bin/pip freeze | sed 's/+cpu$$//' > envs/constraints-core.txt
+	/tmp/sieve-lock/bin/pip freeze | sed 's/+cpu$$//' > $(LOCK)
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(TOOLS)

@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
             name = package_name(requirement)
             if args.only is not None and name != args.only:
                 continue
-            if args.only is None and (no_deps != args.no_deps or name in seen):
+            if (args.only is None and no_deps != args.no_deps) or name in seen:
                 continue
             seen.add(name)
             print(requirement)
