@@ -82,9 +82,13 @@ def corpus_config(wildcards):
 
 
 def corpus_inputs(wildcards):
-    """The local file a corpus is read from (downloaded corpora have no input)."""
+    """The file a corpus is read from (hub and stdlib corpora have none)."""
     source = corpus_config(wildcards)["source"]
-    return {"raw": source["path"]} if source["kind"] == "local" else {}
+    if source["kind"] == "local":
+        return {"raw": source["path"]}
+    if source["kind"] == "demo_heldout":
+        return {"raw": f"resources/eval/{source['pool']}/heldout.jsonl"}
+    return {}
 
 
 def model_config(wildcards):

@@ -1,6 +1,6 @@
 """Prepare a BPC corpus (local file or hub dataset) as resources/corpora/{corpus}.jsonl."""
 
-from workflow_lib.corpora import corpus_records
+from workflow_lib.corpora import corpus_records, heldout_documents, stdlib_documents
 from workflow_lib.hub import dataset_rows, require_online
 from workflow_lib.jobs import run_job
 from workflow_lib.jsonio import read_jsonl, write_json, write_jsonl
@@ -14,6 +14,10 @@ def main(smk):
     if source["kind"] == "local":
         rows, origin = read_jsonl(smk.input.raw), smk.input.raw
         provenance["sha256"] = file_sha256(origin)
+    elif source["kind"] == "python_stdlib":
+        rows, origin = stdlib_documents(source["modules"]), "python stdlib"
+    elif source["kind"] == "demo_heldout":
+        rows, origin = heldout_documents(smk.input.raw), smk.input.raw
     else:
         require_online(smk.params.offline, f"corpus {source['repo']}")
         hub_rows, sha = dataset_rows(source["repo"], source["revision"], source.get("config"),

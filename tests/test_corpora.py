@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from workflow_lib.corpora import read_corpus
+from workflow_lib.corpora import heldout_documents, read_corpus, stdlib_documents
 from workflow_lib.jsonio import DataError
 
 ROWS = [
@@ -40,3 +40,23 @@ def test_read_corpus_errors_name_file_and_line(tmp_path, text, pattern):
     else:
         with pytest.raises(DataError, match=pattern):
             read_corpus(path)
+
+
+def test_stdlib_corpus_reads_real_source_files():
+    docs = [d for _, d in stdlib_documents(["json", "textwrap.py"])]
+    paths = [d["meta"]["stdlib_path"] for d in docs]
+    assert paths[-1] == "textwrap.py" and "json/__init__.py" in paths
+    assert paths[:-1] == sorted(paths[:-1])
+    assert all("def " in d["content"] or "import" in d["content"] for d in docs if d["content"])
+
+
+def test_unknown_stdlib_module_is_a_clear_error():
+    with pytest.raises(DataError, match="no module 'nosuchmod'"):
+        list(stdlib_documents(["nosuchmod"]))
+
+
+def test_heldout_corpus_joins_question_and_answer(tmp_path):
+    path = tmp_path / "heldout.jsonl"
+    path.write_text(json.dumps({"id": "h1", "family": "unit", "question": "Q?", "answer": "4"})
+                    + "\n")
+    assert [d["content"] for _, d in heldout_documents(path)] == ["Q?\n4"]

@@ -4,7 +4,9 @@ layout), filtered by subset and cut to a number of documents."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import sysconfig
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from workflow_lib.jsonio import DataError, read_jsonl, type_name
 
@@ -39,3 +41,27 @@ def read_corpus(path: str | os.PathLike, subset: str | None = None,
                 limit: int | None = None) -> list[str]:
     """Document texts of a JSONL corpus file (see corpus_records)."""
     return [r["content"] for r in corpus_records(read_jsonl(path), path, subset, limit)]
+
+
+def stdlib_documents(modules: list[str]) -> Iterator[tuple[int, dict]]:
+    """(index, document) for the .py files of the named stdlib modules or packages, in order.
+
+    Names are file or folder names under this interpreter's stdlib (`json`, `textwrap.py`).
+    """
+    root = Path(sysconfig.get_paths()["stdlib"])
+    index = 0
+    for module in modules:
+        path = root / module
+        if not path.exists():
+            raise DataError(f"no module {module!r} in the standard library at {root}")
+        for file in [path] if path.is_file() else sorted(path.rglob("*.py")):
+            index += 1
+            yield index, {"content": file.read_text(encoding="utf-8"), "subset": "python",
+                          "meta": {"stdlib_path": str(file.relative_to(root))}}
+
+
+def heldout_documents(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
+    """(line, document) for a demo held-out file: "question\nanswer" per item."""
+    for line, item in read_jsonl(path):
+        yield line, {"content": f"{item['question']}\n{item['answer']}", "subset": "heldout",
+                     "meta": {"id": item["id"], "family": item["family"]}}
