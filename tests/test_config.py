@@ -27,7 +27,8 @@ def test_demo_config_is_valid_and_defaults_are_filled(demo_config):
     validate_config(demo_config)
     assert demo_config["pools"]["demo"]["format"] is None
     assert demo_config["pools"]["demo"]["limit"] is None
-    assert demo_config["corpora"] == {}
+    assert demo_config["corpora"]["stdlib_code"]["subset"] is None
+    assert demo_config["train"]["lora"] == {"r": 16, "alpha": 32, "dropout": 0.05}
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
