@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from workflow_lib import demo_pool as dp
+from workflow_lib.baselines import select_random
 
 UNIT_FACTORS = {  # independent oracle: (big, small) -> how many small units in one big unit
     ("kilometers", "meters"): 1000, ("meters", "centimeters"): 100,
@@ -235,3 +236,12 @@ def test_composition_counts_and_table(pool):
     assert comp["mean_response_chars"]["verbose"] == max(comp["mean_response_chars"].values())
     table = dp.composition_table(comp)
     assert table.count("\n") == len(dp.FAMILIES) + 4 and "| **total** |" in table
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_baseline_is_not_correlated_with_the_generator(seed):
+    """Regression: with bare Random(seed) in both, random selection drew all near-duplicates."""
+    pool = dp.generate_pool(1200, seed)
+    chosen = [pool[i]["meta"]["quality"] for i in select_random(pool, 120, seed)]
+    assert chosen.count("near_duplicate") < 30
+    assert chosen.count("correct") > 30

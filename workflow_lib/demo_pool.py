@@ -3,8 +3,11 @@
 A task instance is a `kind` (e.g. "add") with JSON `args`; its gold answer is a bare string, and
 a correct response is that bare answer (a verbose one: reasoning, a blank line, the bare answer).
 A stable SHA-256 of (kind, args) puts one instance in `HELDOUT_MODULUS` into the held-out
-partition, which the pool never draws from, whatever its size or seed. Only `random.Random(seed)`
-and ordered containers are used, so the output is identical on every run and machine.
+partition, which the pool never draws from, whatever its size or seed. Only `random.Random` with
+string seeds namespaced per generator (`_rng`) and ordered containers are used, so the output is
+identical on every run and machine, and uncorrelated with other seeded code: with a bare
+`Random(0)`, the random baseline's `Random(0).sample(range(n), k)` would draw exactly the slots
+this generator gave its near-duplicates.
 See docs/demo_pool.md for the quality classes and their proportions.
 """
 
@@ -478,11 +481,16 @@ def _near_duplicate(rng: random.Random, rid: str, source: dict) -> dict:
                    edits=edits)
 
 
+def _rng(purpose: str, seed: int) -> random.Random:
+    """A generator seeded by (purpose, seed), independent of any `Random(seed)` elsewhere."""
+    return random.Random(f"sieve-demo-{purpose}:{seed}")
+
+
 def generate_pool(n: int = 1200, seed: int = 0) -> list[dict]:
     """n canonical records of labelled mixed quality (see docs/demo_pool.md), ordered by id."""
     if n < MIN_POOL_SIZE:
         raise ValueError(f"demo pool size must be at least {MIN_POOL_SIZE}, got {n}")
-    rng = random.Random(seed)
+    rng = _rng("pool", seed)
     width = max(5, len(str(n - 1)))
     slots = list(range(n))
     rng.shuffle(slots)
@@ -507,7 +515,7 @@ def generate_pool(n: int = 1200, seed: int = 0) -> list[dict]:
 def generate_heldout(n: int = 200, seed: int = 1) -> list[dict]:
     """n distinct held-out instances, families round-robin (a family whose held-out partition
     runs out leaves the rotation): `{"id", "family", "kind", "args", "question", "answer"}`."""
-    rng = random.Random(seed)
+    rng = _rng("heldout", seed)
     seen: set[str] = set()
     active = list(FAMILIES)
     items: list[dict] = []
@@ -533,7 +541,7 @@ def generate_heldout(n: int = 200, seed: int = 1) -> list[dict]:
 
 def heldout_multiple_choice(items: list[dict], seed: int = 0) -> list[dict]:
     """Four-way multiple choice of held-out items: the gold answer and three wrong answers."""
-    rng = random.Random(seed)
+    rng = _rng("multiple-choice", seed)
     out = []
     for item in items:
         choices = [item["answer"], *rng.sample(wrong_answers(item["kind"], item["args"]), 3)]
