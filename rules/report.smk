@@ -1,0 +1,107 @@
+"""Report: the tidy metrics table, the paper tables and the plots (all in `snakemake --report`)."""
+
+from workflow_lib.config import runs, selections
+
+
+localrules:
+    collect_metrics,
+    tables,
+    bpc_plots,
+    entropy_law_plot,
+
+
+# --- to be moved to rules/common.smk ------------------------------------------------------------
+def eval_metrics_files():
+    """metrics.json of every run for every enabled evaluator: lmeval always, bpc when
+    eval.bpc.corpora is non-empty."""
+    evaluators = ["lmeval", *(["bpc"] if config["eval"]["bpc"]["corpora"] else [])]
+    return [
+        f"results/eval/{run.name}/{evaluator}/metrics.json"
+        for run in runs(config)
+        for evaluator in evaluators
+    ]
+
+
+def selection_manifests():
+    """manifest.json of every selection cell of the grid."""
+    return [f"{cell.path}/manifest.json" for cell in selections(config)]
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+rule collect_metrics:
+    input:
+        metrics=eval_metrics_files(),
+    output:
+        metrics=report(
+            "results/tables/metrics.csv",
+            caption="../report/metrics.rst",
+            category="Tables",
+        ),
+    log:
+        "logs/report/collect_metrics.log",
+    conda:
+        "../envs/core.yaml"
+    script:
+        "../scripts/report.py"
+
+
+rule tables:
+    input:
+        metrics="results/tables/metrics.csv",
+        manifests=selection_manifests(),
+    output:
+        md="results/tables/main.md",
+        csv=report(
+            "results/tables/main.csv", caption="../report/main.rst", category="Tables"
+        ),
+        tex="results/tables/main.tex",
+        selections=report(
+            "results/tables/selections.csv",
+            caption="../report/selections.rst",
+            category="Tables",
+        ),
+    log:
+        "logs/report/tables.log",
+    conda:
+        "../envs/core.yaml"
+    script:
+        "../scripts/report.py"
+
+
+rule bpc_plots:
+    input:
+        metrics="results/tables/metrics.csv",
+    output:
+        png=report(
+            "results/plots/bpc_vs_score.png",
+            caption="../report/bpc_vs_score.rst",
+            category="Plots",
+        ),
+        svg="results/plots/bpc_vs_score.svg",
+    log:
+        "logs/report/bpc_plots.log",
+    conda:
+        "../envs/core.yaml"
+    script:
+        "../scripts/report.py"
+
+
+rule entropy_law_plot:
+    input:
+        metrics="results/tables/metrics.csv",
+        manifests=selection_manifests(),
+    output:
+        png=report(
+            "results/plots/entropy_law.png",
+            caption="../report/entropy_law.rst",
+            category="Plots",
+        ),
+        svg="results/plots/entropy_law.svg",
+    log:
+        "logs/report/entropy_law_plot.log",
+    conda:
+        "../envs/core.yaml"
+    script:
+        "../scripts/report.py"

@@ -1,0 +1,41 @@
+"""Report rules: the tidy metrics table, the paper tables, and the BPC and Entropy-Law plots."""
+
+from workflow_lib.config import runs
+from workflow_lib.jobs import run_job
+from workflow_lib.report import (
+    bpc_figure,
+    collect_metrics,
+    entropy_law_figure,
+    main_table,
+    read_metrics_table,
+    save_figure,
+    selection_table,
+    write_table,
+)
+
+
+def collect(smk):
+    write_table(collect_metrics(smk.input.metrics, runs(smk.config)), smk.output.metrics)
+
+
+def tables(smk):
+    selections = selection_table(smk.input.manifests)
+    table = main_table(read_metrics_table(smk.input.metrics), selections)
+    for path in (smk.output.md, smk.output.csv, smk.output.tex):
+        write_table(table, path)
+    write_table(selections, smk.output.selections)
+
+
+def bpc_plots(smk):
+    save_figure(bpc_figure(read_metrics_table(smk.input.metrics)), smk.output.png, smk.output.svg)
+
+
+def entropy_law_plot(smk):
+    figure = entropy_law_figure(read_metrics_table(smk.input.metrics),
+                                selection_table(smk.input.manifests))
+    save_figure(figure, smk.output.png, smk.output.svg)
+
+
+MAIN = {"collect_metrics": collect, "tables": tables, "bpc_plots": bpc_plots,
+        "entropy_law_plot": entropy_law_plot}
+run_job(snakemake, MAIN[snakemake.rule])
