@@ -58,6 +58,12 @@ def test_hf_source_defaults_are_filled(demo_config):
      "experiments.0.methods: 'nope' is not defined in methods"),
     (lambda c: c["experiments"][0].update(base_models=["gpt9"]),
      "experiments.0.base_models: 'gpt9' is not defined in models"),
+    (lambda c: c["eval"]["bpc"].update(corpora=["cc"]),
+     "eval.bpc.corpora.0: 'cc' is not defined in corpora"),
+    (lambda c: c["corpora"]["demo_heldout_text"]["source"].update(pool="nope"),
+     "corpora.demo_heldout_text.source.pool: 'nope' is not a demo pool"),
+    (lambda c: c["corpora"].update(metrics=c["corpora"]["stdlib_code"]),
+     "corpora: 'metrics' is reserved"),
 ])
 def test_invalid_configs_name_the_offending_key(demo_config, mutate, expected):
     mutate(demo_config)

@@ -97,7 +97,22 @@ def _reference_problems(config: dict) -> list[str]:
         pool = model["source"].get("tokenizer_pool")
         if pool is not None and pool not in config["pools"]:
             problems.append(f"models.{name}.source.tokenizer_pool: {pool!r} is not a pool")
+    for name, corpus in config["corpora"].items():
+        pool = corpus["source"].get("pool")
+        if pool is not None and pool not in _pools_of_kind(config, "demo"):
+            problems.append(f"corpora.{name}.source.pool: {pool!r} is not a demo pool")
+    for i, name in enumerate(config["eval"]["bpc"]["corpora"]):
+        if name not in config["corpora"]:
+            defined = ", ".join(sorted(config["corpora"])) or "none"
+            problems.append(f"eval.bpc.corpora.{i}: {name!r} is not defined in corpora "
+                            f"(defined: {defined})")
+    if "metrics" in config["corpora"]:
+        problems.append("corpora: 'metrics' is reserved (results/eval/{run}/bpc/metrics.json)")
     return problems
+
+
+def _pools_of_kind(config: dict, kind: str) -> list[str]:
+    return [name for name, pool in config["pools"].items() if pool["source"]["kind"] == kind]
 
 
 def budget_label(budget: int | float | str) -> str:
