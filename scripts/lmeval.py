@@ -1,0 +1,27 @@
+"""Evaluate one run's model with lm-eval on the task folder; write raw and tidy results."""
+
+import sys
+
+from workflow_lib.jobs import run_job
+from workflow_lib.lmeval_metrics import run_lmeval
+
+
+def main(smk):
+    run_lmeval(
+        smk.input.model,
+        smk.input.tasks,
+        run=smk.wildcards.run,
+        results=smk.output.results,
+        metrics=smk.output.metrics,
+        log=sys.stderr,  # run_job's handle on the rule's log
+        python=smk.params.python,
+        device=smk.params.device,
+        batch_size=smk.params.batch_size,
+        limit=smk.params.limit,
+        apply_chat_template=smk.params.apply_chat_template,
+        offline=smk.params.offline,
+        threads=smk.threads,
+    )
+
+
+run_job(snakemake, main)
