@@ -1,6 +1,7 @@
 """Sieve: instruction-tuning data selection, from raw pool to paper table.
 
-Named targets: pools, corpora, models, select_all (and `all`, the default). See README.md.
+Named targets: pools, corpora, models, select_all, train_all, eval_all, tables, bpc_plots,
+entropy_law_plot (and `all`, the default). See README.md.
 """
 
 import sys
@@ -20,10 +21,17 @@ configfile: "config.yaml"
 validate_config(config)
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/models.smk"
 include: "rules/select.smk"
+include: "rules/train.smk"
+include: "rules/evaluate.smk"
+include: "rules/bpc.smk"
+include: "rules/report.smk"
 
 
 rule all:
@@ -33,3 +41,7 @@ rule all:
         rules.corpora.input,
         rules.models.input,
         rules.select_all.input,
+        rules.train_all.input,
+        rules.tables.output,
+        rules.entropy_law_plot.output,
+        rules.bpc_plots.output if config["eval"]["bpc"]["corpora"] else [],

@@ -2,12 +2,17 @@
 
 import re
 
-from workflow_lib.config import methods_of_kind, selections
+from workflow_lib.config import methods_of_kind, pools_of_kind, runs, selections
 
 
 def _alternatives(names):
     """Regex matching exactly one of the given names (never matches when the list is empty)."""
     return "|".join(re.escape(n) for n in names) or "(?!)"
+
+
+RUNS = {run.name: run for run in runs(config)}
+LMEVAL = config["eval"]["lmeval"]
+FINETUNE_RUNS = {name: run for name, run in RUNS.items() if run.selection is not None}
 
 
 wildcard_constraints:
@@ -16,6 +21,7 @@ wildcard_constraints:
     method=_alternatives(config["methods"]),
     corpus=_alternatives(config["corpora"]),
     budget=r"all|\d+|0\.\d+",
+    run=_alternatives(RUNS),
 
 
 OFFLINE_ENV = (
@@ -26,11 +32,6 @@ OFFLINE_ENV = (
 def pool_source(wildcards):
     """The `source` block of a pool."""
     return config["pools"][wildcards.pool]["source"]
-
-
-def pools_of_kind(kind):
-    """Names of the pools whose source is of the given kind."""
-    return [name for name, pool in config["pools"].items() if pool["source"]["kind"] == kind]
 
 
 def pool_format(wildcards):
@@ -104,3 +105,80 @@ def method_params(wildcards):
 def selection_outputs(cells):
     """data.jsonl and manifest.json of each selection cell."""
     return [f"{c.path}/{name}" for c in cells for name in ("data.jsonl", "manifest.json")]
+
+
+def train_inputs(wildcards):
+    """A fine-tuning run's selection and its base model folder."""
+    run = FINETUNE_RUNS[wildcards.run]
+    return {
+        "data": f"{run.selection.path}/data.jsonl",
+        "base_model": f"resources/models/{run.base_model}",
+    }
+
+
+def gpus_per_job():
+    """GPUs a training or evaluation job asks the scheduler for (train.device decides)."""
+    return int(config["train"]["device"] == "gpu")
+
+
+def eval_device():
+    """Torch device of evaluation jobs (train.device decides, as for training)."""
+    return "cuda" if config["train"]["device"] == "gpu" else "cpu"
+
+
+def run_model_dir(wildcards):
+    """Model folder a run evaluates: its base model's, or its fine-tune's."""
+    return RUNS[wildcards.run].model_dir
+
+
+def bpc_settings():
+    """What a BPC job computes with (eval.bpc without the corpus list, plus the device)."""
+    bpc = config["eval"]["bpc"]
+    return {
+        **{key: bpc[key] for key in ("block_size", "stride", "batch_size", "dtype")},
+        "device": eval_device(),
+    }
+
+
+def bpc_results(wildcards):
+    """A run's per-corpus BPC results, in the order of eval.bpc.corpora."""
+    return expand(
+        "results/eval/{run}/bpc/{corpus}.json",
+        run=wildcards.run,
+        corpus=config["eval"]["bpc"]["corpora"],
+    )
+
+
+def eval_metrics_files():
+    """metrics.json of every run for every enabled evaluator: lmeval always, bpc when
+    eval.bpc.corpora is non-empty."""
+    evaluators = ["lmeval", *(["bpc"] if config["eval"]["bpc"]["corpora"] else [])]
+    return [
+        f"results/eval/{run}/{evaluator}/metrics.json" for run in RUNS for evaluator in evaluators
+    ]
+
+
+def selection_manifests():
+    """manifest.json of every selection cell of the grid."""
+    return [f"{cell.path}/manifest.json" for cell in selections(config)]
+
+
+def lmeval_heldout_pools():
+    """Demo pools whose held-out split becomes lm-eval tasks."""
+    return pools_of_kind(config, "demo") if LMEVAL["heldout"] else []
+
+
+def lmeval_task_inputs(wildcards):
+    """Held-out files of the demo pools and the local benchmark files or folders."""
+    files = {}
+    for pool in lmeval_heldout_pools():
+        files[f"heldout_{pool}"] = f"resources/eval/{pool}/heldout.jsonl"
+        files[f"heldout_mc_{pool}"] = f"resources/eval/{pool}/heldout_mc.jsonl"
+    for name, task in LMEVAL["local_tasks"].items():
+        files[f"local_{name}"] = task["path"]
+    return files
+
+
+def lmeval_task_settings():
+    """The lm-eval settings that shape the task folder (a change rebuilds it)."""
+    return {key: LMEVAL[key] for key in ("local_tasks", "hub_tasks", "max_gen_toks")}

@@ -19,7 +19,7 @@ rule generate_demo_pool:
     params:
         source=pool_source,
     wildcard_constraints:
-        pool=_alternatives(pools_of_kind("demo")),
+        pool=_alternatives(pools_of_kind(config, "demo")),
     threads: 1
     resources:
         mem_mb=500,
@@ -40,7 +40,7 @@ rule download_pool:
         source=pool_source,
         offline=config["offline"],
     wildcard_constraints:
-        pool=_alternatives(pools_of_kind("huggingface")),
+        pool=_alternatives(pools_of_kind(config, "huggingface")),
     conda:
         "../envs/core.yaml"
     script:

@@ -1,33 +1,11 @@
 """Report: the tidy metrics table, the paper tables and the plots (all in `snakemake --report`)."""
 
-from workflow_lib.config import runs, selections
-
 
 localrules:
     collect_metrics,
     tables,
     bpc_plots,
     entropy_law_plot,
-
-
-# --- to be moved to rules/common.smk ------------------------------------------------------------
-def eval_metrics_files():
-    """metrics.json of every run for every enabled evaluator: lmeval always, bpc when
-    eval.bpc.corpora is non-empty."""
-    evaluators = ["lmeval", *(["bpc"] if config["eval"]["bpc"]["corpora"] else [])]
-    return [
-        f"results/eval/{run.name}/{evaluator}/metrics.json"
-        for run in runs(config)
-        for evaluator in evaluators
-    ]
-
-
-def selection_manifests():
-    """manifest.json of every selection cell of the grid."""
-    return [f"{cell.path}/manifest.json" for cell in selections(config)]
-
-
-# ------------------------------------------------------------------------------------------------
 
 
 rule collect_metrics:

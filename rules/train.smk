@@ -4,32 +4,6 @@ Checkpoints live in results/checkpoints/{run}/, outside the declared output (whi
 deletes before a job starts), so a restarted job resumes from the newest one.
 """
 
-from workflow_lib.config import runs
-
-# --- to be moved to rules/common.smk ----------------------------------------------------------
-FINETUNE_RUNS = {run.name: run for run in runs(config) if run.selection is not None}
-
-
-wildcard_constraints:
-    run=_alternatives(FINETUNE_RUNS),
-
-
-def train_inputs(wildcards):
-    """The run's selection and its base model folder."""
-    run = FINETUNE_RUNS[wildcards.run]
-    return {
-        "data": f"{run.selection.path}/data.jsonl",
-        "base_model": f"resources/models/{run.base_model}",
-    }
-
-
-def train_gpus(wildcards):
-    """GPUs a training job asks the scheduler for."""
-    return 1 if config["train"]["device"] == "gpu" else 0
-
-
-# ------------------------------------------------------------------------------------------------
-
 
 rule train:
     input:
@@ -45,11 +19,13 @@ rule train:
         work_dir="results/checkpoints/{run}",
         tools_python=config["tools_python"],
         offline=config["offline"],
+    wildcard_constraints:
+        run=_alternatives(FINETUNE_RUNS),
     threads: 2
     resources:
         mem_mb=8000,
         runtime=120,
-        gpu=train_gpus,
+        gpu=gpus_per_job(),
     conda:
         "../envs/train.yaml"
     script:

@@ -14,7 +14,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile")]
-NAMED_TARGETS = ["all", "pools", "corpora", "models", "select_all"]
+NAMED_TARGETS = ["all", "pools", "corpora", "models", "select_all", "train_all", "eval_all",
+                 "tables", "bpc_plots", "entropy_law_plot"]
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:

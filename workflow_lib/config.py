@@ -99,7 +99,7 @@ def _reference_problems(config: dict) -> list[str]:
             problems.append(f"models.{name}.source.tokenizer_pool: {pool!r} is not a pool")
     for name, corpus in config["corpora"].items():
         pool = corpus["source"].get("pool")
-        if pool is not None and pool not in _pools_of_kind(config, "demo"):
+        if pool is not None and pool not in pools_of_kind(config, "demo"):
             problems.append(f"corpora.{name}.source.pool: {pool!r} is not a demo pool")
     for i, name in enumerate(config["eval"]["bpc"]["corpora"]):
         if name not in config["corpora"]:
@@ -111,7 +111,8 @@ def _reference_problems(config: dict) -> list[str]:
     return problems
 
 
-def _pools_of_kind(config: dict, kind: str) -> list[str]:
+def pools_of_kind(config: dict, kind: str) -> list[str]:
+    """Names of the pools whose source is of the given kind."""
     return [name for name, pool in config["pools"].items() if pool["source"]["kind"] == kind]
 
 
