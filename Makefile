@@ -43,6 +43,7 @@ test: venv tools lint
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/snakemake --lint --cores 1
+	$(BIN)/snakefmt --check --no-sort .
 
 dryrun: venv
 	$(BIN)/snakemake -n --cores $(CORES)

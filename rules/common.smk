@@ -24,11 +24,6 @@ wildcard_constraints:
     run=_alternatives(RUNS),
 
 
-OFFLINE_ENV = (
-    "HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1" if config["offline"] else ""
-)
-
-
 def pool_source(wildcards):
     """The `source` block of a pool."""
     return config["pools"][wildcards.pool]["source"]
@@ -104,7 +99,9 @@ def method_params(wildcards):
 
 def selection_outputs(cells):
     """data.jsonl and manifest.json of each selection cell."""
-    return [f"{c.path}/{name}" for c in cells for name in ("data.jsonl", "manifest.json")]
+    return [
+        f"{c.path}/{name}" for c in cells for name in ("data.jsonl", "manifest.json")
+    ]
 
 
 def train_inputs(wildcards):
@@ -154,7 +151,9 @@ def eval_metrics_files():
     eval.bpc.corpora is non-empty."""
     evaluators = ["lmeval", *(["bpc"] if config["eval"]["bpc"]["corpora"] else [])]
     return [
-        f"results/eval/{run}/{evaluator}/metrics.json" for run in RUNS for evaluator in evaluators
+        f"results/eval/{run}/{evaluator}/metrics.json"
+        for run in RUNS
+        for evaluator in evaluators
     ]
 
 

@@ -54,8 +54,12 @@ TINY_CONFIG = {
     "models": {"tiny": {"source": {"kind": "tiny", "arch": "llama", "tokenizer_pool": "demo"}}},
     "methods": {"full": {"kind": "full"}, "random": {"kind": "random", "seed": 0},
                 "longest": {"kind": "longest"}},
-    "experiments": [{"pools": ["demo"], "methods": ["full", "random", "longest"],
+    "experiments": [{"pools": ["demo"], "methods": ["random", "longest"],
                      "budgets": [10], "base_models": ["tiny"]}],
+    "train": {"sequence_len": 128, "sample_packing": False, "learning_rate": 1.0e-3,
+              "micro_batch_size": 4},
+    "eval": {"lmeval": {"limit": 4, "batch_size": 4, "max_gen_toks": 8},
+             "bpc": {"corpora": ["small_cc"], "block_size": 16, "stride": 8, "batch_size": 4}},
 }
 
 
@@ -66,7 +70,9 @@ def test_dry_run_of_each_named_target_on_the_demo_config(tmp_path, target):
     jobs = planned_jobs(proc)
     assert jobs, proc.stdout
     if target in ("all", "select_all"):
-        assert jobs["select_baseline"] == 3 and jobs["convert_pool"] == 1
+        assert jobs["select_baseline"] == 2 and jobs["convert_pool"] == 1
+    if target == "eval_all":
+        assert jobs["lmeval"] == 3 and jobs["bpc"] == 6 and jobs["train"] == 2
     if target == "models":
         assert jobs == {"prepare_model": 1, "models": 1}
     if target == "all":
@@ -100,9 +106,8 @@ def tiny_run(tmp_path_factory) -> Path:
 def test_tiny_end_to_end_outputs(tiny_run):
     pool = [json.loads(x) for x in (tiny_run / "results/pools/demo.jsonl").read_text().splitlines()]
     assert len(pool) == 60
-    for method, size in (("full", 60), ("random", 10), ("longest", 10)):
-        budget = "all" if method == "full" else "10"
-        folder = tiny_run / "results/selections/demo" / method / budget
+    for method, size in (("random", 10), ("longest", 10)):
+        folder = tiny_run / "results/selections/demo" / method / "10"
         data = [json.loads(x) for x in (folder / "data.jsonl").read_text().splitlines()]
         manifest = json.loads((folder / "manifest.json").read_text())
         assert len(data) == size == manifest["stats"]["n_records"]
@@ -114,6 +119,26 @@ def test_tiny_end_to_end_outputs(tiny_run):
     assert (tiny_run / "resources/eval/demo/heldout.jsonl").is_file()
     corpus = (tiny_run / "resources/corpora/small_cc.jsonl").read_text().splitlines()
     assert [json.loads(x)["content"] for x in corpus] == ["doc 1 doc 1 ", "doc 3 " * 4]
+
+
+@pytest.mark.slow
+def test_tiny_end_to_end_trains_evaluates_and_reports(tiny_run):
+    runs = ["base-tiny", "demo-random-10-tiny", "demo-longest-10-tiny"]
+    for run in runs[1:]:
+        manifest = json.loads((tiny_run / "results/models" / run / "manifest.json").read_text())
+        assert manifest["n_records"] == 10
+        assert (tiny_run / "results/models" / run / "axolotl.yaml").is_file()
+    table = (tiny_run / "results/tables/metrics.csv").read_text().splitlines()
+    header = table[0].split(",")
+    assert header[:4] == ["run", "pool", "method", "budget"]
+    for run in runs:
+        rows = [r for r in table[1:] if r.startswith(run + ",")]
+        evaluators = {r.split(",")[header.index("evaluator")] for r in rows}
+        assert evaluators == {"lmeval", "bpc"}, (run, rows)
+    main = (tiny_run / "results/tables/main.md").read_text()
+    assert all(run in main for run in runs)
+    for plot in ("bpc_vs_score.png", "entropy_law.png"):
+        assert (tiny_run / "results/plots" / plot).stat().st_size > 10_000
 
 
 @pytest.mark.slow
@@ -131,8 +156,11 @@ def test_changing_one_method_parameter_reruns_only_its_selection(tiny_run, tmp_p
         copy = shutil.copytree if (tiny_run / item).is_dir() else shutil.copy2
         copy(tiny_run / item, tmp_path / item)
     proc = snakemake(tmp_path, "-n")
-    assert planned_jobs(proc) == {"select_baseline": 1, "all": 1}
+    assert planned_jobs(proc) == {
+        "select_baseline": 1, "train": 1, "lmeval": 1, "bpc": 1, "bpc_metrics": 1,
+        "collect_metrics": 1, "tables": 1, "bpc_plots": 1, "entropy_law_plot": 1, "all": 1}
     assert "results/selections/demo/random/10/data.jsonl" in proc.stdout + proc.stderr
+    assert "results/models/demo-longest-10-tiny" not in proc.stdout + proc.stderr
 
 
 BAD_POOLS = {
@@ -162,6 +190,7 @@ def test_malformed_pool_fails_with_one_clear_line_and_no_output(tmp_path, case):
     config["pools"] = {"bad": {"source": {"kind": "local", "path": str(bad)}, "format": fmt}}
     config["models"] = {"tiny": {"source": {"kind": "tiny", "tokenizer_pool": "bad"}}}
     config["experiments"][0]["pools"] = ["bad"]
+    config["eval"]["bpc"]["corpora"] = []
     write_config(tmp_path, config)
     proc = snakemake(tmp_path, "results/pools/bad.jsonl", check=False)
     assert proc.returncode != 0
