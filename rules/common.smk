@@ -1,5 +1,6 @@
 """Helpers shared by the rules: wildcard constraints, input functions, grid expansion."""
 
+import os
 import re
 
 from workflow_lib.config import methods_of_kind, pools_of_kind, runs, selections
@@ -11,6 +12,11 @@ def _alternatives(names):
 
 
 RUNS = {run.name: run for run in runs(config)}
+# A relative interpreter path is the workflow's own (.venv-tools next to the Snakefile); a bare
+# command such as `python` is looked up on PATH (conda environments). Scripts read it from the
+# config, not from params: where the interpreter lives must not make jobs rerun.
+if os.sep in config["tools_python"]:
+    config["tools_python"] = os.path.join(workflow.basedir, config["tools_python"])
 LMEVAL = config["eval"]["lmeval"]
 FINETUNE_RUNS = {name: run for name, run in RUNS.items() if run.selection is not None}
 

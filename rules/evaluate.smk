@@ -33,7 +33,6 @@ rule lmeval:
     benchmark:
         "benchmarks/lmeval/{run}.tsv"
     params:
-        python=config["tools_python"],
         device=eval_device(),
         batch_size=LMEVAL["batch_size"],
         limit=LMEVAL["limit"],

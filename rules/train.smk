@@ -17,7 +17,6 @@ rule train:
     params:
         train=config["train"],
         work_dir="results/checkpoints/{run}",
-        tools_python=config["tools_python"],
         offline=config["offline"],
     wildcard_constraints:
         run=_alternatives(FINETUNE_RUNS),

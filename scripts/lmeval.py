@@ -14,7 +14,7 @@ def main(smk):
         results=smk.output.results,
         metrics=smk.output.metrics,
         log=sys.stderr,  # run_job's handle on the rule's log
-        python=smk.params.python,
+        python=smk.config["tools_python"],
         device=smk.params.device,
         batch_size=smk.params.batch_size,
         limit=smk.params.limit,

@@ -12,7 +12,7 @@ def main(smk):
         train=dict(smk.params.train),
         out_dir=smk.output[0],
         work_dir=smk.params.work_dir,
-        tools_python=smk.params.tools_python,
+        tools_python=smk.config["tools_python"],
         offline=smk.params.offline,
         threads=smk.threads,
         log_path=smk.log[0],
