@@ -9,7 +9,6 @@ lm_eval`), so this module needs neither lm-eval nor torch.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import time
@@ -20,8 +19,7 @@ from typing import TextIO
 from workflow_lib.errors import UserError
 from workflow_lib.jsonio import atomic_output, write_json
 from workflow_lib.lmeval_tasks import TASKS_FILE
-
-OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+from workflow_lib.tool_env import tool_env
 
 
 def _number(value: object) -> float | None:
@@ -97,9 +95,7 @@ def run_lmeval(model_dir: str | Path, task_dir: str | Path, *, run: str, results
     cmd = lmeval_command(python, model_dir, task_dir, listing["tasks"], raw_dir, device=device,
                          batch_size=batch_size, limit=limit,
                          apply_chat_template=apply_chat_template)
-    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", **(OFFLINE_ENV if offline else {})}
-    if threads:
-        env["OMP_NUM_THREADS"] = str(threads)
+    env = tool_env(offline, threads, TOKENIZERS_PARALLELISM="false")
     start = time.perf_counter()
     print("$", " ".join(cmd), file=log, flush=True)
     proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, check=False)

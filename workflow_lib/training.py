@@ -15,7 +15,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import re
 import shutil
 import subprocess
@@ -27,6 +26,7 @@ from workflow_lib.axolotl_config import render_axolotl_config, write_axolotl_con
 from workflow_lib.errors import UserError
 from workflow_lib.jsonio import read_jsonl
 from workflow_lib.manifest import file_sha256, write_manifest
+from workflow_lib.tool_env import tool_env
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +43,8 @@ _METRICS_LINE = re.compile(r"\{'(?:loss|train_runtime)': .*\}")
 
 
 def axolotl_env(offline: bool, threads: int | None = None) -> dict[str, str]:
-    """Environment for Axolotl: no telemetry (it hangs at exit otherwise), unbuffered output,
-    Hugging Face offline switches when `offline`, and the thread count when given."""
-    env = {**os.environ, "AXOLOTL_DO_NOT_TRACK": "1", "PYTHONUNBUFFERED": "1"}
-    if offline:
-        env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    if threads:
-        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    return env
+    """Environment for Axolotl: no telemetry (it hangs at exit otherwise), unbuffered output."""
+    return tool_env(offline, threads, AXOLOTL_DO_NOT_TRACK="1", PYTHONUNBUFFERED="1")
 
 
 def run_axolotl(tools_python: str, module: str, args: list[str], env: dict[str, str],
