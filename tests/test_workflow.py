@@ -200,3 +200,14 @@ def test_malformed_pool_fails_with_one_clear_line_and_no_output(tmp_path, case):
               if line.startswith("ERROR:")]
     assert len(errors) == 1 and "bad.jsonl" in errors[0] and needle in errors[0], errors
     assert not any((tmp_path / "results").rglob("*")), "partial output left behind"
+
+
+def test_slurm_profile_is_accepted_by_snakemake(tmp_path):
+    """The cluster profile parses and plans the demo (submission itself: issue 7's real test)."""
+    shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
+    proc = subprocess.run(
+        [*SNAKEMAKE, "--directory", str(tmp_path), "--configfile", str(tmp_path / "config.yaml"),
+         "--workflow-profile", str(ROOT / "profiles" / "slurm"), "-n"],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert planned_jobs(proc)["train"] == 2
