@@ -70,9 +70,10 @@ def test_dry_run_of_each_named_target_on_the_demo_config(tmp_path, target):
     jobs = planned_jobs(proc)
     assert jobs, proc.stdout
     if target in ("all", "select_all"):
-        assert jobs["select_baseline"] == 2 and jobs["convert_pool"] == 1
+        assert jobs["select_baseline"] == 2 and jobs["select_zip"] == 1
+        assert jobs["convert_pool"] == 1
     if target == "eval_all":
-        assert jobs["lmeval"] == 3 and jobs["bpc"] == 6 and jobs["train"] == 2
+        assert jobs["lmeval"] == 4 and jobs["bpc"] == 8 and jobs["train"] == 3
     if target == "models":
         assert jobs == {"prepare_model": 1, "models": 1}
     if target == "all":
@@ -210,4 +211,4 @@ def test_slurm_profile_is_accepted_by_snakemake(tmp_path):
          "--workflow-profile", str(ROOT / "profiles" / "slurm"), "-n"],
         capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert planned_jobs(proc)["train"] == 2
+    assert planned_jobs(proc)["train"] == 3
