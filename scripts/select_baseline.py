@@ -5,8 +5,8 @@ import time
 from workflow_lib.baselines import select_baseline
 from workflow_lib.config import parse_budget
 from workflow_lib.jobs import run_job
-from workflow_lib.jsonio import read_jsonl, write_jsonl
-from workflow_lib.manifest import selection_stats, write_manifest
+from workflow_lib.jsonio import read_jsonl
+from workflow_lib.manifest import write_selection
 
 
 def main(smk):
@@ -15,20 +15,9 @@ def main(smk):
     method = dict(smk.params.method)
     budget = parse_budget(smk.wildcards.budget)
     indices = select_baseline(method["kind"], records, budget, method)
-    selected = [records[i] for i in indices]
-    write_jsonl(smk.output.data, selected)
-    write_manifest(
-        smk.output.manifest,
-        inputs={"pool": smk.input.pool},
-        method=smk.wildcards.method,
-        params=method,
-        pool=smk.wildcards.pool,
-        budget=budget,
-        n_pool=len(records),
-        selected_ids=[r["id"] for r in selected],
-        stats=selection_stats(selected),
-        wall_time_s=round(time.perf_counter() - start, 3),
-    )
+    write_selection(smk.output.data, smk.output.manifest, pool_path=smk.input.pool,
+                    records=records, indices=indices, method=smk.wildcards.method,
+                    params=method, pool=smk.wildcards.pool, budget=budget, started=start)
 
 
 run_job(snakemake, main)

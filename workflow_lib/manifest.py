@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import platform
 import sys
+import time
 import zlib
 from collections import Counter
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
-from workflow_lib.jsonio import write_json
+from workflow_lib.jsonio import write_json, write_jsonl
 from workflow_lib.records import conversation_text, response_text
 
 _TRACKED_PACKAGES = ("torch", "transformers", "tokenizers", "datasets", "axolotl", "lm_eval",
@@ -77,3 +78,26 @@ def write_manifest(path: str | Path, *, inputs: dict[str, str | Path], **fields)
     }
     write_json(path, manifest)
     return manifest
+
+
+def write_selection(data_path: str | Path, manifest_path: str | Path, *, pool_path: str | Path,
+                    records: Sequence[dict], indices: Sequence[int], method: str, params: dict,
+                    pool: str, budget: int | float | str, started: float, **extra) -> None:
+    """Write a selection (the chosen records, in order) and its manifest: method and params,
+    pool hash, selected ids, selection statistics, `extra` method details, wall time since the
+    `time.perf_counter()` value `started`."""
+    selected = [records[i] for i in indices]
+    write_jsonl(data_path, selected)
+    write_manifest(
+        manifest_path,
+        inputs={"pool": pool_path},
+        method=method,
+        params=params,
+        pool=pool,
+        budget=budget,
+        n_pool=len(records),
+        selected_ids=[r["id"] for r in selected],
+        stats=selection_stats(selected),
+        **extra,
+        wall_time_s=round(time.perf_counter() - started, 3),
+    )
