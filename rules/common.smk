@@ -4,6 +4,7 @@ import os
 import re
 
 from workflow_lib.config import methods_of_kind, pools_of_kind, runs, selections
+from workflow_lib.mtbench_judge import TRANSPORT_KEYS
 
 
 def _alternatives(names):
@@ -18,6 +19,7 @@ RUNS = {run.name: run for run in runs(config)}
 if os.sep in config["tools_python"]:
     config["tools_python"] = os.path.join(workflow.basedir, config["tools_python"])
 LMEVAL = config["eval"]["lmeval"]
+MTBENCH = config["eval"]["mtbench"]
 FINETUNE_RUNS = {name: run for name, run in RUNS.items() if run.selection is not None}
 
 
@@ -154,8 +156,12 @@ def bpc_results(wildcards):
 
 def eval_metrics_files():
     """metrics.json of every run for every enabled evaluator: lmeval always, bpc when
-    eval.bpc.corpora is non-empty."""
-    evaluators = ["lmeval", *(["bpc"] if config["eval"]["bpc"]["corpora"] else [])]
+    eval.bpc.corpora is non-empty, mtbench when eval.mtbench.enabled."""
+    evaluators = [
+        "lmeval",
+        *(["bpc"] if config["eval"]["bpc"]["corpora"] else []),
+        *(["mtbench"] if MTBENCH["enabled"] else []),
+    ]
     return [
         f"results/eval/{run}/{evaluator}/metrics.json"
         for run in RUNS
@@ -187,3 +193,38 @@ def lmeval_task_inputs(wildcards):
 def lmeval_task_settings():
     """The lm-eval settings that shape the task folder (a change rebuilds it)."""
     return {key: LMEVAL[key] for key in ("local_tasks", "hub_tasks", "max_gen_toks")}
+
+
+def mtbench_source_files(wildcards):
+    """The local MT-bench files (a change redoes the copy); none for a download."""
+    folder = MTBENCH["local_data"]
+    if folder is None:
+        return {}
+    names = {
+        "questions": "question.jsonl",
+        "references": "reference_answer/gpt-4.jsonl",
+        "prompts": "judge_prompts.jsonl",
+    }
+    files = {key: os.path.join(folder, name) for key, name in names.items()}
+    # Missing files are not inputs, so that the DAG (and dry runs) build on machines without
+    # them; the job then fails naming the missing file and the download alternative.
+    return {key: path for key, path in files.items() if os.path.isfile(path)}
+
+
+def mtbench_generation():
+    """What shapes a run's MT-bench answers (a change regenerates them)."""
+    settings = ("per_category", "max_new_tokens", "batch_size", "seed")
+    device = eval_device()
+    dtype = MTBENCH["dtype"] or ("float32" if device == "cpu" else "bfloat16")
+    return {
+        **{key: MTBENCH[key] for key in settings},
+        "device": device,
+        "dtype": dtype,
+    }
+
+
+def mtbench_judge():
+    """What shapes a run's judgments: the judge settings without the transport ones (parallel,
+    timeout, retries), which the job reads from the config; the API key stays in the environment."""
+    judge = MTBENCH["judge"]
+    return {key: value for key, value in judge.items() if key not in TRANSPORT_KEYS}

@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.mtbench_fixtures import write_mtbench_data
+
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile")]
 NAMED_TARGETS = ["all", "pools", "corpora", "models", "select_all", "train_all", "eval_all",
-                 "tables", "bpc_plots", "entropy_law_plot"]
+                 "mtbench_all", "tables", "bpc_plots", "entropy_law_plot"]
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -74,6 +76,9 @@ def test_dry_run_of_each_named_target_on_the_demo_config(tmp_path, target):
         assert jobs["convert_pool"] == 1
     if target == "eval_all":
         assert jobs["lmeval"] == 4 and jobs["bpc"] == 8 and jobs["train"] == 3
+    if target in ("eval_all", "mtbench_all"):
+        assert jobs["mtbench_answers"] == jobs["mtbench_judge"] == 4
+        assert jobs["mtbench_data"] == 1
     if target == "models":
         assert jobs == {"prepare_model": 1, "models": 1}
     if target == "all":
@@ -96,9 +101,13 @@ def tiny_run(tmp_path_factory) -> Path:
     rows = [{"content": f"doc {i} " * (i + 1), "subset": "cc" if i % 2 else "python", "meta": {}}
             for i in range(6)]
     (workdir / "corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    write_config(workdir, {**TINY_CONFIG, "corpora": {
-        "small_cc": {"source": {"kind": "local", "path": "corpus.jsonl"}, "subset": "cc",
-                     "limit": 2}}})
+    write_mtbench_data(workdir / "mtbench")  # MT-bench-shaped files (not the pinned ones)
+    mtbench = {"enabled": True, "max_new_tokens": 8, "per_category": 1,
+               "local_data": "mtbench", "check_sha256": False}
+    write_config(workdir, {**TINY_CONFIG, "eval": {**TINY_CONFIG["eval"], "mtbench": mtbench},
+                           "corpora": {"small_cc": {"source": {"kind": "local",
+                                                               "path": "corpus.jsonl"},
+                                                    "subset": "cc", "limit": 2}}})
     snakemake(workdir)
     return workdir
 
@@ -135,9 +144,12 @@ def test_tiny_end_to_end_trains_evaluates_and_reports(tiny_run):
     for run in runs:
         rows = [r for r in table[1:] if r.startswith(run + ",")]
         evaluators = {r.split(",")[header.index("evaluator")] for r in rows}
-        assert evaluators == {"lmeval", "bpc"}, (run, rows)
+        assert evaluators == {"lmeval", "bpc", "mtbench"}, (run, rows)
     main = (tiny_run / "results/tables/main.md").read_text().splitlines()
     assert [row.split("|")[2].strip() for row in main[2:]] == ["base", "random", "longest"]
+    assert "mt_bench (score) ↑" in main[0] and "mt_bench_math" not in main[0]
+    judged = (tiny_run / "results/eval/base-tiny/mtbench/judgments.jsonl").read_text()
+    assert len(judged.splitlines()) == 2 * 5  # one question per fixture category, two turns
     for plot in ("bpc_vs_score.png", "entropy_law.png"):
         assert (tiny_run / "results/plots" / plot).stat().st_size > 10_000
 
@@ -153,13 +165,14 @@ def test_changing_one_method_parameter_reruns_only_its_selection(tiny_run, tmp_p
     changed = yaml.safe_load((tiny_run / "config.yaml").read_text())
     changed["methods"]["random"]["seed"] = 7
     write_config(tmp_path, changed)
-    for item in ("results", "resources", ".snakemake", "corpus.jsonl"):
+    for item in ("results", "resources", ".snakemake", "corpus.jsonl", "mtbench"):
         copy = shutil.copytree if (tiny_run / item).is_dir() else shutil.copy2
         copy(tiny_run / item, tmp_path / item)
     proc = snakemake(tmp_path, "-n")
     assert planned_jobs(proc) == {
         "select_baseline": 1, "train": 1, "lmeval": 1, "bpc": 1, "bpc_metrics": 1,
-        "collect_metrics": 1, "tables": 1, "bpc_plots": 1, "entropy_law_plot": 1, "all": 1}
+        "mtbench_answers": 1, "mtbench_judge": 1, "collect_metrics": 1, "tables": 1,
+        "bpc_plots": 1, "entropy_law_plot": 1, "all": 1}
     outputs = [line.split(":", 1)[1].strip() for line in (proc.stdout + proc.stderr).splitlines()
                if line.strip().startswith("output:")]
     assert "results/models/demo-random-10-tiny" in outputs

@@ -8,6 +8,7 @@ nested discriminated objects.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,8 +107,21 @@ def _reference_problems(config: dict) -> list[str]:
             defined = ", ".join(sorted(config["corpora"])) or "none"
             problems.append(f"eval.bpc.corpora.{i}: {name!r} is not defined in corpora "
                             f"(defined: {defined})")
+    problems += _judge_problems(config["eval"]["mtbench"]["judge"])
     if "metrics" in config["corpora"]:
         problems.append("corpora: 'metrics' is reserved (results/eval/{run}/bpc/metrics.json)")
+    return problems
+
+
+def _judge_problems(judge: dict) -> list[str]:
+    """The judge's base_url and key variable (whose value, possibly a pasted key, is not shown)."""
+    problems = []
+    if (judge["kind"] == "openai") != (judge["base_url"] is not None):
+        problems.append("eval.mtbench.judge.base_url: required with kind openai, and only then")
+    name = judge["api_key_env"]
+    if name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        problems.append("eval.mtbench.judge.api_key_env: must be the NAME of an environment "
+                        "variable, not the key (value not shown)")
     return problems
 
 

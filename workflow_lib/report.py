@@ -35,6 +35,9 @@ RUN_COLUMNS = ["pool", "method", "budget", "base_model"]
 METRIC_COLUMNS = ["run", *RUN_COLUMNS, "evaluator", "benchmark", "metric", "value", "stderr",
                   "n", "higher_is_better"]
 STAT_COLUMNS = ["size", "mean response chars", "compression ratio"]
+# Evaluators whose detail rows (per category, per turn, spread, failures) stay in metrics.csv:
+# only these (benchmark, metric) pairs of theirs become paper-table columns.
+PAPER_METRICS = {"mtbench": {("mt_bench", "score")}}
 DIGITS = {"mean response chars": 1, "compression ratio": 3}  # decimals; others: `digits`
 _TEXT_COLUMNS = ["run", *RUN_COLUMNS, "evaluator", "benchmark", "metric"]
 _CELL = ["pool", "method", "budget"]
@@ -158,7 +161,10 @@ def _key(benchmark: str, metric: str) -> str:
 def main_table(metrics: pd.DataFrame, selections: pd.DataFrame) -> pd.DataFrame:
     """The paper table: a row per run, grouped by (pool, budget, base model) in order of first
     appearance with methods in config order; the selection's statistics; then one column per
-    benchmark metric, `benchmark (metric) ↑` (higher is better) or `↓`."""
+    benchmark metric, `benchmark (metric) ↑` (higher is better) or `↓` (of the evaluators in
+    `PAPER_METRICS`, only the metrics listed there)."""
+    metrics = metrics[[ev not in PAPER_METRICS or (b, m) in PAPER_METRICS[ev] for ev, b, m
+                       in zip(metrics.evaluator, metrics.benchmark, metrics.metric, strict=True)]]
     columns = [f"{_key(b, m)} {'↑' if up else '↓'}" for b, m, up
                in zip(metrics.benchmark, metrics.metric, metrics.higher_is_better, strict=True)]
     labelled = metrics.assign(column=columns)

@@ -1,0 +1,54 @@
+"""MT-bench rules: mtbench_data (fetch and check the files), mtbench_answers (one run's answers),
+mtbench_judge (their judgments and metrics.json)."""
+
+from pathlib import Path
+
+from workflow_lib.jobs import run_job
+from workflow_lib.jsonio import write_json, write_jsonl
+from workflow_lib.manifest import environment
+from workflow_lib.mtbench import (
+    fetch_data,
+    judge_items,
+    load_answers,
+    load_judge_prompts,
+    load_questions,
+    mtbench_metrics,
+    subset_questions,
+)
+from workflow_lib.mtbench_answers import generate_answers
+from workflow_lib.mtbench_judge import TRANSPORT_KEYS, judge_run
+
+
+def data(smk):
+    out = Path(smk.output.questions).parent
+    files = fetch_data(out, smk.params.local_data, smk.params.check_sha256)
+    load_questions(smk.output.questions)
+    load_answers(smk.output.references)
+    load_judge_prompts(smk.output.prompts)
+    write_json(smk.output.manifest, {"files": files, "environment": environment()})
+
+
+def answers(smk):
+    settings = dict(smk.params.generation)
+    questions = subset_questions(load_questions(smk.input.questions),
+                                 settings.pop("per_category"))
+    records = generate_answers(smk.input.model, questions, smk.wildcards.run,
+                               threads=smk.threads, **settings)
+    write_jsonl(smk.output.answers, records)
+
+
+def judge(smk):
+    questions = subset_questions(load_questions(smk.input.questions), smk.params.per_category)
+    items = judge_items(questions, load_answers(smk.input.answers),
+                        load_answers(smk.input.references), load_judge_prompts(smk.input.prompts),
+                        answer_file=smk.input.answers)
+    judge_config = smk.config["eval"]["mtbench"]["judge"]
+    settings = {**smk.params.judge, **{key: judge_config[key] for key in TRANSPORT_KEYS}}
+    cache = Path(smk.output.judgments).with_name("judge_cache.jsonl")
+    judgments = judge_run(smk.wildcards.run, items, settings, cache)
+    write_jsonl(smk.output.judgments, judgments)
+    write_json(smk.output.metrics, mtbench_metrics(smk.wildcards.run, judgments, settings["n"]))
+
+
+run_job(snakemake, {"mtbench_data": data, "mtbench_answers": answers,
+                    "mtbench_judge": judge}[snakemake.rule])
