@@ -361,3 +361,20 @@ def test_download_is_checked_against_the_pinned_sha256(data, tmp_path, monkeypat
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_paper_table_gets_the_mt_bench_score_column_only(tmp_path):
+    from workflow_lib.config import Run, Selection
+    from workflow_lib.report import collect_metrics, main_table, selection_table
+
+    rows = [judgment(1, 1, 0, 8.0), judgment(2, 2, 0, 6.0, "math")]
+    runs = [Run("base-m", "m"), Run("p-zip-10-m", "m", Selection("p", "zip", "10"))]
+    paths = []
+    for run in runs:
+        paths.append(tmp_path / f"{run.name}.json")
+        paths[-1].write_text(json.dumps(mtbench_metrics(run.name, rows, 1)))
+    metrics = collect_metrics(paths, runs)
+    assert len(metrics) == 2 * 7  # score, 2 turns, spread, failures, 2 categories
+    table = main_table(metrics, selection_table([]))
+    assert [c for c in table.columns if "mt_bench" in c] == ["mt_bench (score) ↑"]
+    assert list(table["mt_bench (score) ↑"]) == [7.0, 7.0]
