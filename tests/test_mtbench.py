@@ -149,22 +149,36 @@ for name, qs, kw in (("default", plain_q, {}), ("math", ref_q, {"ref_answers": r
                                                        m.ref_answer, multi_turn=m.multi_turn)
         out.append({"question_id": m.question["question_id"], "turn": 2 if m.multi_turn else 1,
                     "prompt": m.judge.prompt_template["name"], "score": score, **sent[-1]})
-print(json.dumps({"models": models, "judged": out}))
+import argparse, contextlib, io
+from fastchat.llm_judge.show_result import display_result_single
+shown = io.StringIO()
+with contextlib.redirect_stdout(shown):
+    display_result_single(argparse.Namespace(input_file=sys.argv[3], judge_model="gpt-4",
+                                             model_list=None, bench_name="mt_bench"))
+loaded = common.load_single_model_judgments(sys.argv[3])
+print(json.dumps({"models": models, "judged": out, "average": shown.getvalue().split()[-1],
+                  "loaded": {"/".join(k): len(v) for k, v in loaded.items()}}))
 """
 
 
 @pytest.mark.slow
-def test_fastchat_reads_the_answers_and_builds_the_same_judge_requests(data, answers_file, items):
+def test_fastchat_reads_the_answers_and_builds_the_same_judge_requests(data, answers_file, items,
+                                                                      tmp_path):
     """FastChat's own loaders, check_data, make_match_single and run_judge_single (in the tools
-    interpreter, where fschat lives) against our answer file and our judge requests."""
+    interpreter, where fschat lives) against our answer file and our judge requests; its
+    show_result and judgment loader on our judgments file."""
     if not TOOLS_PYTHON.exists():
         pytest.skip(f"{TOOLS_PYTHON} missing (make tools)")
     probe = subprocess.run([str(TOOLS_PYTHON), "-c", "import fastchat.llm_judge.common"],
                            capture_output=True, text=True)
     if probe.returncode != 0:
         pytest.skip("fschat 0.2.36 is not installed in the tools interpreter (envs/eval.yaml)")
+    judged = judge_run("tiny-run", items, JUDGE, tmp_path / "cache.jsonl", progress=False)
+    write_jsonl(tmp_path / "judgments.jsonl", judged)
+    score = mtbench_metrics("tiny-run", judged, 1)["metrics"][0]
     proc = subprocess.run([str(TOOLS_PYTHON), "-c", FASTCHAT_CHECK, str(data),
-                           str(answers_file.parent)], capture_output=True, text=True, timeout=300)
+                           str(answers_file.parent), str(tmp_path / "judgments.jsonl")],
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["models"] == ["tiny-run"]
@@ -176,6 +190,10 @@ def test_fastchat_reads_the_answers_and_builds_the_same_judge_requests(data, ans
         assert fastchat["messages"] == item.messages()
         assert (fastchat["temperature"], fastchat["max_tokens"]) == (0, 2048)
         assert fastchat["score"] == 5 == parse_rating("ok [[5]]")
+    assert score["metric"] == "score"
+    assert float(result["average"]) == pytest.approx(score["value"], abs=1e-6)
+    # three plain and three reference-guided questions, each judge prompt once per question
+    assert result["loaded"] == {f"gpt-4/{name}": 3 for name in mtbench.JUDGE_PROMPTS.values()}
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data/mt_bench (real files) absent")
