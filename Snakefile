@@ -14,8 +14,11 @@ sys.path.insert(0, workflow.basedir)
 
 from workflow_lib.config import validate_config  # noqa: E402
 
+# A recipe given with --configfile stands alone: the demo's config.yaml is not merged under it
+# (Snakemake would otherwise deep-merge the two, leaking demo pools and models into the recipe).
+if not workflow.overwrite_configfiles:
 
-configfile: "config.yaml"
+    configfile: "config.yaml"
 
 
 validate_config(config)
