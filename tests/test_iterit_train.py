@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
+from workflow_lib.config import ConfigError, Selection, runs, selections, validate_config
 from workflow_lib.errors import UserError
 from workflow_lib.iterit_schedule import IterITSchedule, IterITSettings
 from workflow_lib.iterit_scoring import ifd_from_losses, scoring_texts, span_items
@@ -18,7 +20,8 @@ from workflow_lib.iterit_train import iterit_overrides, subset_size, total_steps
 from workflow_lib.jsonio import write_jsonl
 from workflow_lib.tiny_model import build_tiny_model
 
-TOOLS_PYTHON = Path(__file__).resolve().parent.parent / ".venv-tools" / "bin" / "python"
+ROOT = Path(__file__).resolve().parent.parent
+TOOLS_PYTHON = ROOT / ".venv-tools" / "bin" / "python"
 WORDS = ["alpha", "beta", "gamma", "delta", "apple", "river", "stone", "cloud", "seven", "green",
          "quick", "slow"]
 METHOD = {"kind": "iterit", "strategy": "iterative", "num_epochs": 2, "update_ratio": 3,
@@ -42,6 +45,31 @@ def tiny(tmp_path_factory):
     write_jsonl(root / "pool.jsonl", records)
     texts = [t["value"] for r in records for t in r["conversations"]]
     return str(root / "pool.jsonl"), str(build_tiny_model(root / "tiny", texts)), records
+
+
+def test_iterit_methods_are_grid_cells_without_selection_files():
+    config = validate_config(yaml.safe_load((ROOT / "config.yaml").read_text()))
+    assert config["methods"]["iterit"] == {**METHOD, "num_epochs": 2}
+    assert config["methods"]["iterit_baseline"]["strategy"] == "baseline"
+    cells = list(selections(config))
+    assert Selection("demo", "iterit", "120", during_training=True) in cells
+    assert Selection("demo", "zip", "120") in cells
+    run = next(r for r in runs(config) if r.name == "demo-iterit-120-smollm2-135m")
+    assert run.model_dir == "results/models/demo-iterit-120-smollm2-135m"
+
+
+@pytest.mark.parametrize(("mutate", "expected"), [
+    (lambda c: c["methods"]["iterit"].update(strategy="adaptive"), "methods.iterit.strategy:"),
+    (lambda c: c["methods"]["iterit"].update(ratio=0.05), "methods.iterit: unknown key 'ratio'"),
+    (lambda c: c["experiments"][0].update(budgets=[120, "all"]),
+     "experiments.0.budgets: 'all' cannot be the per-epoch budget of iterit, iterit_baseline"),
+])
+def test_invalid_iterit_configs_name_the_key(mutate, expected):
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    mutate(config)
+    with pytest.raises(ConfigError) as err:
+        validate_config(config)
+    assert expected in str(err.value)
 
 
 def test_subset_size_and_whole_run_steps():

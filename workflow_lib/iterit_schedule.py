@@ -2,7 +2,9 @@
 
 The pool is the training dataset (row i = record i). An ordered list of rows and their scores
 is kept; at the start of each epoch:
-- epoch 0: score all N records with the base model (or take precomputed scores), `update(N, m)`;
+- epoch 0: score all N records with the base model (or read them from `initial_scores`, the
+  reference's `--pre_computed_score_path`, shared by runs on the same pool and model),
+  `update(N, m)`;
 - epoch e >= 1, strategy `iterative`: re-score the first `count = m · update_ratio` rows
   (update_ratio <= 1: all rows) with the current weights, `update(count, m)`;
 - epoch e >= 1, strategy `baseline`: nothing (the same m records every epoch).
@@ -33,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from workflow_lib.iterit_scoring import ifd_scores, response_targets
+from workflow_lib.iterit_scoring import ifd_scores, read_scores, response_targets, round_scores
 from workflow_lib.iterit_select import update_order
 from workflow_lib.jsonio import write_json
 
@@ -54,7 +56,7 @@ class IterITSettings:
     max_length: int
     seed: int
     out_dir: str
-    initial_scores: str | None = None   # JSON list of epoch-0 scores (null = NaN), pool order
+    initial_scores: str | None = None   # epoch-0 scores with the base model (`write_scores`)
 
 
 class EpochSubset(torch.utils.data.Sampler):
@@ -136,8 +138,8 @@ class IterITSchedule:
             count = len(self.order) if epoch == 0 else window_size(s, len(self.order))
             start = time.perf_counter()
             if epoch == 0 and s.initial_scores:
-                scores = np.array(json.loads(Path(s.initial_scores).read_text()), dtype=float)
-                window = scores.astype(np.float32)
+                ids = [r["id"] for r in self.records]
+                window = round_scores(read_scores(s.initial_scores, ids), s.score_precision)
             else:
                 rows = self.order[:count]
                 device = next(model.parameters()).device

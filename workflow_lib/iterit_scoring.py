@@ -22,14 +22,17 @@ Decisions about the quirks (§3.5):
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 
+from workflow_lib.errors import UserError
 from workflow_lib.formats import prompt_fields
-from workflow_lib.jsonio import DataError
+from workflow_lib.jsonio import DataError, atomic_output, read_jsonl
 from workflow_lib.token_losses import SpanItem, span_mean_losses
 
 SYSTEM_PROMPT = "You are a helpful assistant."
@@ -131,9 +134,49 @@ def ifd_scores(model, tokenizer, records: Sequence[dict], *, max_length: int, ba
                                    device=device, desc=desc))
     scores = [math.nan if pair is None else ifd_from_losses(next(losses), next(losses))
               for pair in pairs]
+    return round_scores(np.array(scores), precision)
+
+
+def round_scores(scores: np.ndarray, precision: str) -> np.ndarray:
+    """Scores as float32 after storage in `precision` (bf16: the reference's model dtype)."""
     return torch.tensor(scores, dtype=torch.float32).to(PRECISIONS[precision]).float().numpy()
+
+
+def write_scores(path: str | os.PathLike, ids: Sequence[str], scores: np.ndarray) -> None:
+    """Parquet with columns id and ifd (float32, NaN: unscorable), atomically."""
+    with atomic_output(path, "wb") as fh:
+        pd.DataFrame({"id": list(ids), "ifd": np.asarray(scores, dtype=np.float32)}).to_parquet(
+            fh, index=False)
+
+
+def read_scores(path: str | os.PathLike, ids: Sequence[str]) -> np.ndarray:
+    """The ifd column of a `write_scores` file, checked to list exactly `ids` in order."""
+    table = pd.read_parquet(path)
+    if table["id"].tolist() != list(ids):
+        raise UserError(f"{path}: its ids are not the pool's records in order; "
+                        "delete it to recompute the scores")
+    return table["ifd"].to_numpy(dtype=np.float32)
 
 
 def response_targets(records: Sequence[dict], eos_token: str) -> list[str]:
     """The texts TF-IDF sees: output + the tokenizer's eos string (as the reference's targets)."""
     return [chat_and_output(r)[1] + eos_token for r in records]
+
+
+def score_pool(pool: str | os.PathLike, model_dir: str | os.PathLike, out: str | os.PathLike, *,
+               max_length: int, batch_size: int, device: str = "cpu",
+               threads: int | None = None) -> dict:
+    """Epoch-0 IFD (float32) of every record of a canonical pool with a model folder, written
+    by `write_scores`; returns counts for the log."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if threads:
+        torch.set_num_threads(threads)
+    records = [record for _, record in read_jsonl(pool)]
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device)
+    scores = ifd_scores(model, tokenizer, records, max_length=max_length, batch_size=batch_size,
+                        precision="fp32", device=device, desc="IterIT epoch-0 scores")
+    write_scores(out, [r["id"] for r in records], scores)
+    return {"n_records": len(records), "n_unscorable": int(np.isnan(scores).sum()),
+            "n_candidates": int((scores < 1).sum())}
