@@ -143,6 +143,10 @@ class IterITSchedule:
             else:
                 rows = self.order[:count]
                 device = next(model.parameters()).device
+                # A PEFT model's base model keeps its (active) LoRA layers and is the plain
+                # causal LM the scoring kernel expects.
+                if hasattr(model, "get_base_model"):
+                    model = model.get_base_model()
                 window = ifd_scores(model, self.tokenizer, [self.records[r] for r in rows],
                                     max_length=s.max_length, batch_size=s.score_batch_size,
                                     precision=s.score_precision, device=device,

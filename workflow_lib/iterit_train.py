@@ -21,6 +21,7 @@ from pathlib import Path
 from workflow_lib.errors import UserError
 from workflow_lib.iterit_schedule import epoch_summary
 from workflow_lib.jsonio import read_jsonl
+from workflow_lib.manifest import file_sha256
 from workflow_lib.training import train_run
 
 PLUGIN = "workflow_lib.iterit_plugin.IterITPlugin"
@@ -80,7 +81,8 @@ def train_iterit(*, run: str, pool: str, budget: int | float, method: dict, base
         return {"iterit": {
             "m": m, "budget": budget, "n_pool": n_records, "max_steps": overrides["max_steps"],
             **{key: method[key] for key in ("num_epochs", *METHOD_KEYS)},
-            "initial_scores": initial_scores,
+            "initial_scores": initial_scores and {"path": initial_scores,
+                                                  "sha256": file_sha256(initial_scores)},
             "epochs": epochs,
             "scoring_s": round(sum(e["scoring_s"] for e in epochs), 3),
             "training_s": round(sum(e["training_s"] or 0 for e in epochs), 3),
