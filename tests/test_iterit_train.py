@@ -15,7 +15,14 @@ import yaml
 from workflow_lib.config import ConfigError, Selection, runs, selections, validate_config
 from workflow_lib.errors import UserError
 from workflow_lib.iterit_schedule import IterITSchedule, IterITSettings
-from workflow_lib.iterit_scoring import ifd_from_losses, scoring_texts, span_items
+from workflow_lib.iterit_scoring import (
+    ifd_from_losses,
+    read_scores,
+    round_scores,
+    scoring_texts,
+    span_items,
+    write_scores,
+)
 from workflow_lib.iterit_train import iterit_overrides, subset_size, total_steps, train_iterit
 from workflow_lib.jsonio import write_jsonl
 from workflow_lib.tiny_model import build_tiny_model
@@ -113,6 +120,19 @@ def test_spans_cover_the_response_and_end_of_turn(tiny):
     assert span_items(tok, texts, cond.start) is None        # truncated away: no span
     assert ifd_from_losses(1.0, 2.0) == pytest.approx(math.exp(-1))
     assert ifd_from_losses(1.0, 0.0) == 0.0 and math.isnan(ifd_from_losses(math.nan, 1.0))
+
+
+def test_initial_scores_round_trip_and_must_match_the_pool(tmp_path):
+    import numpy as np
+
+    path = tmp_path / "s.parquet"
+    write_scores(path, ["a", "b", "c"], np.array([0.5, np.nan, 1.25]))
+    got = read_scores(path, ["a", "b", "c"])
+    assert got[0] == 0.5 and np.isnan(got[1]) and got[2] == 1.25
+    with pytest.raises(UserError, match="not the pool's records in order"):
+        read_scores(path, ["b", "a", "c"])
+    assert round_scores(np.array([0.123456]), "bf16")[0] == 253 / 2048    # nearest bf16
+    assert round_scores(np.array([0.123456]), "fp32")[0] == np.float32(0.123456)
 
 
 def schedule(tiny, out_dir, strategy):

@@ -133,42 +133,42 @@ class IterITSchedule:
 
     def _advance(self, epoch: int, model) -> dict:
         s = self.settings
-        count, scoring_s, selection_s = 0, 0.0, 0.0
+        info = {"epoch": epoch, "strategy": s.strategy, "train_num": s.m, "count": 0,
+                "n_unscorable": 0, "scoring_s": 0.0, "selection_s": 0.0}
         if epoch == 0 or s.strategy == "iterative":
             count = len(self.order) if epoch == 0 else window_size(s, len(self.order))
             start = time.perf_counter()
-            if epoch == 0 and s.initial_scores:
-                ids = [r["id"] for r in self.records]
-                window = round_scores(read_scores(s.initial_scores, ids), s.score_precision)
-            else:
-                rows = self.order[:count]
-                device = next(model.parameters()).device
-                # A PEFT model's base model keeps its (active) LoRA layers and is the plain
-                # causal LM the scoring kernel expects.
-                if hasattr(model, "get_base_model"):
-                    model = model.get_base_model()
-                window = ifd_scores(model, self.tokenizer, [self.records[r] for r in rows],
-                                    max_length=s.max_length, batch_size=s.score_batch_size,
-                                    precision=s.score_precision, device=device,
-                                    desc=f"IterIT scores, epoch {epoch}")
-            scoring_s = time.perf_counter() - start
-            start = time.perf_counter()
+            window = self._window_scores(epoch, count, model)
+            scored = time.perf_counter()
             perm = update_order(window, [self.targets[r] for r in self.order[:count]], s.m,
                                 score_type=s.score_type, decay=s.diversity_weight_decay)
-            selection_s = time.perf_counter() - start
+            info.update(count=count, n_unscorable=int(np.isnan(window).sum()),
+                        scoring_s=round(scored - start, 3),
+                        selection_s=round(time.perf_counter() - scored, 3))
             self.scores = np.concatenate([window[perm], self.scores[count:]])
             self.order = [self.order[p] for p in perm] + self.order[count:]
             if len(self.order) < s.m:
                 raise ValueError(f"only {len(self.order)} records are scorable, fewer than "
                                  f"m = {s.m}")
-        return {
-            "epoch": epoch, "strategy": s.strategy, "train_num": s.m, "count": count,
-            "index": self.order, "id": [self.records[r]["id"] for r in self.order],
-            "score": [None if math.isnan(x) else float(x) for x in self.scores],
-            "selected": self.order[:s.m],
-            "n_unscorable": int(np.isnan(window).sum()) if count else 0,
-            "scoring_s": round(scoring_s, 3), "selection_s": round(selection_s, 3),
-        }
+        return {**info, "index": self.order, "id": [self.records[r]["id"] for r in self.order],
+                "score": [None if math.isnan(x) else float(x) for x in self.scores],
+                "selected": self.order[:s.m]}
+
+    def _window_scores(self, epoch: int, count: int, model) -> np.ndarray:
+        """Scores of the first `count` rows: read (epoch 0 with initial_scores) or computed."""
+        s = self.settings
+        if epoch == 0 and s.initial_scores:
+            ids = [r["id"] for r in self.records]
+            return round_scores(read_scores(s.initial_scores, ids), s.score_precision)
+        device = next(model.parameters()).device
+        # A PEFT model's base model keeps its (active) LoRA layers and is the plain causal LM
+        # the scoring kernel expects.
+        if hasattr(model, "get_base_model"):
+            model = model.get_base_model()
+        return ifd_scores(model, self.tokenizer, [self.records[r] for r in self.order[:count]],
+                          max_length=s.max_length, batch_size=s.score_batch_size,
+                          precision=s.score_precision, device=device,
+                          desc=f"IterIT scores, epoch {epoch}")
 
     def _load(self, epoch: int) -> dict:
         info = json.loads(self.path(epoch).read_text(encoding="utf-8"))
