@@ -20,7 +20,17 @@ if os.sep in config["tools_python"]:
     config["tools_python"] = os.path.join(workflow.basedir, config["tools_python"])
 LMEVAL = config["eval"]["lmeval"]
 MTBENCH = config["eval"]["mtbench"]
-FINETUNE_RUNS = {name: run for name, run in RUNS.items() if run.selection is not None}
+# Fine-tunes on a selection file (rule train), and IterIT runs that select while training.
+FINETUNE_RUNS = {
+    name: run
+    for name, run in RUNS.items()
+    if run.selection is not None and not run.selection.during_training
+}
+ITERIT_RUNS = {
+    name: run
+    for name, run in RUNS.items()
+    if run.selection is not None and run.selection.during_training
+}
 
 
 wildcard_constraints:
@@ -105,6 +115,11 @@ def method_params(wildcards):
     return config["methods"][wildcards.method]
 
 
+def file_selections():
+    """Selection cells of the grid that are files (not chosen during training)."""
+    return [cell for cell in selections(config) if not cell.during_training]
+
+
 def selection_outputs(cells):
     """data.jsonl and manifest.json of each selection cell."""
     return [
@@ -119,6 +134,36 @@ def train_inputs(wildcards):
         "data": f"{run.selection.path}/data.jsonl",
         "base_model": f"resources/models/{run.base_model}",
     }
+
+
+def iterit_train_inputs(wildcards):
+    """An IterIT run's pool, base model folder and the shared epoch-0 scores."""
+    run = ITERIT_RUNS[wildcards.run]
+    pool = run.selection.pool
+    return {
+        "pool": f"results/pools/{pool}.jsonl",
+        "base_model": f"resources/models/{run.base_model}",
+        "initial_scores": f"results/scores/{pool}/iterit-{run.base_model}.parquet",
+    }
+
+
+def iterit_method(wildcards):
+    """The configuration of an IterIT run's method; changing it reruns the run."""
+    return config["methods"][ITERIT_RUNS[wildcards.run].selection.method]
+
+
+def iterit_budget(wildcards):
+    """An IterIT run's budget label (m, or a fraction of the pool)."""
+    return ITERIT_RUNS[wildcards.run].selection.budget
+
+
+def iterit_score_batch_size():
+    """Batch size of the epoch-0 scoring: the largest of the IterIT methods' (8 if none)."""
+    sizes = [
+        config["methods"][m]["score_batch_size"]
+        for m in methods_of_kind(config, "iterit")
+    ]
+    return max(sizes, default=8)
 
 
 def gpus_per_job():
@@ -170,8 +215,8 @@ def eval_metrics_files():
 
 
 def selection_manifests():
-    """manifest.json of every selection cell of the grid."""
-    return [f"{cell.path}/manifest.json" for cell in selections(config)]
+    """manifest.json of every selection file of the grid."""
+    return [f"{cell.path}/manifest.json" for cell in file_selections()]
 
 
 def lmeval_heldout_pools():

@@ -27,4 +27,4 @@ rule select_baseline:
 
 rule select_all:
     input:
-        selection_outputs(selections(config)),
+        selection_outputs(file_selections()),

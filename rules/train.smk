@@ -33,4 +33,4 @@ rule train:
 
 rule train_all:
     input:
-        expand("results/models/{run}", run=FINETUNE_RUNS),
+        expand("results/models/{run}", run=[*FINETUNE_RUNS, *ITERIT_RUNS]),

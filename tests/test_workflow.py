@@ -75,9 +75,10 @@ def test_dry_run_of_each_named_target_on_the_demo_config(tmp_path, target):
         assert jobs["select_baseline"] == 2 and jobs["select_zip"] == 1
         assert jobs["convert_pool"] == 1
     if target == "eval_all":
-        assert jobs["lmeval"] == 4 and jobs["bpc"] == 8 and jobs["train"] == 3
+        assert jobs["lmeval"] == 6 and jobs["bpc"] == 12 and jobs["train"] == 3
+        assert jobs["train_iterit"] == 2 and jobs["iterit_initial_scores"] == 1
     if target in ("eval_all", "mtbench_all"):
-        assert jobs["mtbench_answers"] == jobs["mtbench_judge"] == 4
+        assert jobs["mtbench_answers"] == jobs["mtbench_judge"] == 6
         assert jobs["mtbench_data"] == 1
     if target == "models":
         assert jobs == {"prepare_model": 1, "models": 1}

@@ -108,6 +108,12 @@ def _reference_problems(config: dict) -> list[str]:
             problems.append(f"eval.bpc.corpora.{i}: {name!r} is not defined in corpora "
                             f"(defined: {defined})")
     problems += _judge_problems(config["eval"]["mtbench"]["judge"])
+    for i, exp in enumerate(config["experiments"]):
+        during = [m for m in exp["methods"] if config["methods"].get(m, {}).get("kind")
+                  in TRAINING_KINDS]
+        if during and "all" in exp["budgets"]:
+            problems.append(f"experiments.{i}.budgets: 'all' cannot be the per-epoch budget of "
+                            f"{', '.join(during)} (selection during training)")
     if "metrics" in config["corpora"]:
         problems.append("corpora: 'metrics' is reserved (results/eval/{run}/bpc/metrics.json)")
     return problems
@@ -142,13 +148,18 @@ def parse_budget(label: str) -> int | float | str:
     return float(label) if "." in label else int(label)
 
 
+TRAINING_KINDS = ("iterit",)  # methods that select while training: no selection file
+
+
 @dataclass(frozen=True)
 class Selection:
-    """One cell of the selection grid."""
+    """One cell of the selection grid; `during_training` when the training run selects (IterIT)
+    and the cell has no selection file."""
 
     pool: str
     method: str
     budget: str
+    during_training: bool = False
 
     @property
     def path(self) -> str:
@@ -159,14 +170,16 @@ def selections(config: dict) -> Iterator[Selection]:
     """Every distinct (pool, method, budget) in the experiment grid, in config order.
 
     A method of kind `full` ignores the budget, so it appears once per pool with budget 'all'.
+    Methods of a kind in TRAINING_KINDS give cells marked `during_training`.
     """
     seen = set()
     for exp in config["experiments"]:
         for pool in exp["pools"]:
             for method in exp["methods"]:
-                full = config["methods"][method]["kind"] == "full"
-                for budget in ["all"] if full else exp["budgets"]:
-                    cell = Selection(pool, method, budget_label(budget))
+                kind = config["methods"][method]["kind"]
+                for budget in ["all"] if kind == "full" else exp["budgets"]:
+                    cell = Selection(pool, method, budget_label(budget),
+                                     kind in TRAINING_KINDS)
                     if cell not in seen:
                         seen.add(cell)
                         yield cell

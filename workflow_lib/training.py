@@ -15,11 +15,13 @@ import hashlib
 import json
 import logging
 import math
+import os
 import re
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from workflow_lib.axolotl_config import render_axolotl_config, write_axolotl_config
@@ -40,11 +42,15 @@ TRAINER_STATE = "trainer_state.json"  # the Trainer writes it last: a checkpoint
 # Axolotl prints the Trainer's logs as Python dict literals: per-step `{'loss': ...}` and the
 # final `{'train_runtime': ..., 'train_loss': ...}`.
 _METRICS_LINE = re.compile(r"\{'(?:loss|train_runtime)': .*\}")
+LIB_ROOT = Path(__file__).resolve().parent.parent  # on PYTHONPATH: Axolotl plugins in workflow_lib
 
 
 def axolotl_env(offline: bool, threads: int | None = None) -> dict[str, str]:
-    """Environment for Axolotl: no telemetry (it hangs at exit otherwise), unbuffered output."""
-    return tool_env(offline, threads, AXOLOTL_DO_NOT_TRACK="1", PYTHONUNBUFFERED="1")
+    """Environment for Axolotl: no telemetry (it hangs at exit otherwise), unbuffered output,
+    workflow_lib importable (for its Axolotl plugins)."""
+    path = os.pathsep.join(p for p in (str(LIB_ROOT), os.environ.get("PYTHONPATH")) if p)
+    return tool_env(offline, threads, AXOLOTL_DO_NOT_TRACK="1", PYTHONUNBUFFERED="1",
+                    PYTHONPATH=path)
 
 
 def run_axolotl(tools_python: str, module: str, args: list[str], env: dict[str, str],
@@ -134,14 +140,20 @@ def place_model(src: Path, out_dir: Path) -> list[str]:
 
 def train_run(*, run: str, selection: str, base_model: str, train: dict, out_dir: str,
               work_dir: str, tools_python: str, offline: bool, threads: int | None = None,
-              log_path: str | None = None) -> dict:
+              log_path: str | None = None, overrides: dict | None = None,
+              collect: Callable[[Path, Path], dict] | None = None) -> dict:
     """Fine-tune `base_model` on the canonical JSONL `selection` with the `train` recipe into
-    `out_dir` (model + axolotl.yaml + manifest.json); returns the manifest."""
+    `out_dir` (model + axolotl.yaml + manifest.json); returns the manifest.
+
+    `overrides` are Axolotl keys set over the rendered config (after `train.extra`);
+    `collect(work_dir, out_dir)`, called after training, moves further outputs into `out_dir` and
+    returns fields for the manifest."""
     start = time.perf_counter()
     work, out = Path(work_dir), Path(out_dir)
     cfg = render_axolotl_config(train, base_model=base_model, dataset=selection,
                                 output_dir=str(work / "output"),
                                 prepared_dir=str(work / "prepared"))
+    cfg.update(overrides or {})
     config_text = write_axolotl_config(out / CONFIG_NAME, cfg)
     selection_sha = file_sha256(selection)
     if prepare_work_dir(work, config_text, selection_sha):
@@ -160,6 +172,7 @@ def train_run(*, run: str, selection: str, base_model: str, train: dict, out_dir
                     [str(config_path), f"--lora-model-dir={model_dir}"], env, log_path)
         model_dir = model_dir / "merged"
     files = place_model(model_dir, out)
+    collected = collect(work, out) if collect else {}
     manifest = write_manifest(
         out / MANIFEST_NAME,
         inputs={"selection": selection, "base_model_config": Path(base_model) / "config.json"},
@@ -171,6 +184,7 @@ def train_run(*, run: str, selection: str, base_model: str, train: dict, out_dir
         files=files,
         wall_time_s=round(time.perf_counter() - start, 3),
         tools_environment=tools_environment(tools_python, env),
+        **collected,
     )
     shutil.rmtree(work)
     return manifest

@@ -1,0 +1,132 @@
+"""Batched mean token cross-entropy over spans of token sequences (IFD, IterIT).
+
+An item is a token sequence and a span `[start, end)` of positions to score: token `t` is
+predicted from the logits at `t - 1`, so `start >= 1`. `span_mean_losses` returns the mean
+cross-entropy of each span, the quantity Hugging Face's `model(ids, labels=labels).loss` gives
+when the labels outside the span are -100 (and, for `start = 1, end = len(ids)`, plain
+`labels=ids`).
+
+How it is made fast without changing the numbers:
+* items are sorted by length and cut into batches of at most `batch_size` items (and at most
+  `max_tokens_per_batch` padded tokens), so little compute goes to padding;
+* padding is on the right and no attention mask is passed: causal attention never lets a real
+  token see a later pad, and absolute positions (GPT-2) do not shift, so a sequence scores the
+  same alone and in a padded batch (up to kernel rounding, ~1e-6);
+* tokens after a span's end are dropped before the forward pass (they cannot influence it);
+* when `head_only_is_exact(model)` the LM head is applied only to scored positions
+  (`bpc._scored_nll`), which avoids a batch × length × vocabulary logits tensor;
+* losses are taken from float32 logits and summed per item in float64.
+
+`batch_size=1` runs one sequence at a time, the reference implementations' loop.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from tqdm import tqdm
+from transformers import PreTrainedModel
+
+from workflow_lib.bpc import _scored_nll, head_only_is_exact
+
+
+@dataclass(frozen=True)
+class SpanItem:
+    """A token sequence (already truncated) and the span of positions whose loss is wanted."""
+
+    input_ids: list[int]
+    start: int  # first scored position (>= 1: token t is predicted from logits[t - 1])
+    end: int  # one past the last scored position (<= len(input_ids))
+
+    def __post_init__(self) -> None:
+        if self.start < 1 or self.end > len(self.input_ids):
+            raise ValueError(
+                f"span [{self.start}, {self.end}) does not fit a sequence of "
+                f"{len(self.input_ids)} tokens with start >= 1"
+            )
+
+    @property
+    def n_scored(self) -> int:
+        """Number of scored tokens (0 for an empty span)."""
+        return max(0, self.end - self.start)
+
+
+def plan_batches(
+    lengths: Sequence[int], batch_size: int, max_tokens_per_batch: int | None = None
+) -> list[list[int]]:
+    """Indices of `lengths` grouped into batches, longest first (a memory error shows at once).
+
+    Each batch has at most `batch_size` items and, when `max_tokens_per_batch` is set, at most that
+    many padded tokens (items × longest); an item longer than the limit forms a batch of its own.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    for i in order:
+        if batches:
+            batch = batches[-1]
+            width = lengths[batch[0]]  # the first item of a batch is its longest
+            fits = max_tokens_per_batch is None or (len(batch) + 1) * width <= max_tokens_per_batch
+            if len(batch) < batch_size and fits:
+                batch.append(i)
+                continue
+        batches.append([i])
+    return batches
+
+
+def span_mean_losses(
+    model: PreTrainedModel,
+    items: Sequence[SpanItem],
+    *,
+    batch_size: int,
+    pad_token_id: int,
+    device: str | torch.device = "cpu",
+    max_tokens_per_batch: int | None = None,
+    desc: str | None = None,
+    head_only: bool | None = None,
+) -> list[float]:
+    """Mean token cross-entropy over `[start, end)` of each item, in input order (NaN for an
+    empty span). Right padding with `pad_token_id`, length-bucketed batches, float32 losses,
+    vectorised; `batch_size=1` gives the reference's one-sequence-at-a-time numbers.
+
+    `head_only=None` applies the LM head only to scored positions when that reproduces the
+    model's logits (`bpc.head_only_is_exact`); True/False force it. `desc` labels the progress
+    bar (on stderr; none when `desc` is None).
+    """
+    results = [math.nan] * len(items)
+    # Only positions before the span's end are needed; empty spans need no forward pass.
+    todo = [i for i, item in enumerate(items) if item.n_scored > 0]
+    lengths = [items[i].end for i in todo]
+    batches = [
+        [todo[j] for j in batch]
+        for batch in plan_batches(lengths, batch_size, max_tokens_per_batch)
+    ]
+    was_training = model.training
+    model.eval()
+    try:
+        if head_only is None:
+            head_only = head_only_is_exact(model)
+        with torch.inference_mode():
+            for batch in tqdm(batches, desc=desc, unit="batch", file=sys.stderr,
+                              disable=desc is None):
+                width = max(items[i].end for i in batch)
+                tokens = torch.full((len(batch), width), pad_token_id, dtype=torch.long)
+                for row, i in enumerate(batch):
+                    tokens[row, : items[i].end] = torch.tensor(items[i].input_ids[: items[i].end])
+                # Target t (column t - 1 of y) is scored when start <= t < end.
+                target = torch.arange(1, width)
+                starts = torch.tensor([items[i].start for i in batch])
+                ends = torch.tensor([items[i].end for i in batch])
+                mask = (target[None, :] >= starts[:, None]) & (target[None, :] < ends[:, None])
+                tokens, mask = tokens.to(device), mask.to(device)
+                sums = _scored_nll(model, tokens[:, :-1], tokens[:, 1:], mask, head_only)
+                for row, i in enumerate(batch):
+                    results[i] = sums[row].item() / items[i].n_scored
+    finally:
+        model.train(was_training)
+    return results
