@@ -67,6 +67,7 @@ rule mtbench_judge:
         per_category=MTBENCH["per_category"],
     threads: 1
     resources:
+        mem_mb=1000,
         runtime=240,
         api_calls=MTBENCH["judge"]["parallel"],
     conda:

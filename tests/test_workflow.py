@@ -1,5 +1,6 @@
-"""The workflow as a user runs it: dry runs of every named target, a real tiny end-to-end run,
-partial reruns after a parameter change, and malformed pools failing cleanly."""
+"""The workflow as a user runs it: dry runs of every named target, a real tiny end-to-end run
+(the session's `tiny_run`, tests/conftest.py), and malformed pools failing cleanly. Partial reruns
+and resumption: tests/test_reruns.py; cluster execution: tests/test_slurm.py."""
 
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from tests.mtbench_fixtures import write_mtbench_data
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile")]
@@ -95,24 +94,6 @@ def test_misspelt_config_key_fails_before_any_job(tmp_path):
     assert "methods.random: unknown key 'sed'" in proc.stdout + proc.stderr
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory) -> Path:
-    """The whole current chain, for real, on a 60-record demo pool and a tiny local model."""
-    workdir = tmp_path_factory.mktemp("tiny-run")
-    rows = [{"content": f"doc {i} " * (i + 1), "subset": "cc" if i % 2 else "python", "meta": {}}
-            for i in range(6)]
-    (workdir / "corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    write_mtbench_data(workdir / "mtbench")  # MT-bench-shaped files (not the pinned ones)
-    mtbench = {"enabled": True, "max_new_tokens": 8, "per_category": 1,
-               "local_data": "mtbench", "check_sha256": False}
-    write_config(workdir, {**TINY_CONFIG, "eval": {**TINY_CONFIG["eval"], "mtbench": mtbench},
-                           "corpora": {"small_cc": {"source": {"kind": "local",
-                                                               "path": "corpus.jsonl"},
-                                                    "subset": "cc", "limit": 2}}})
-    snakemake(workdir)
-    return workdir
-
-
 @pytest.mark.slow
 def test_tiny_end_to_end_outputs(tiny_run):
     pool = [json.loads(x) for x in (tiny_run / "results/pools/demo.jsonl").read_text().splitlines()]
@@ -159,25 +140,6 @@ def test_tiny_end_to_end_trains_evaluates_and_reports(tiny_run):
 def test_second_invocation_does_nothing(tiny_run):
     proc = snakemake(tiny_run, "-n")
     assert "Nothing to be done" in proc.stdout + proc.stderr
-
-
-@pytest.mark.slow
-def test_changing_one_method_parameter_reruns_only_its_selection(tiny_run, tmp_path):
-    changed = yaml.safe_load((tiny_run / "config.yaml").read_text())
-    changed["methods"]["random"]["seed"] = 7
-    write_config(tmp_path, changed)
-    for item in ("results", "resources", ".snakemake", "corpus.jsonl", "mtbench"):
-        copy = shutil.copytree if (tiny_run / item).is_dir() else shutil.copy2
-        copy(tiny_run / item, tmp_path / item)
-    proc = snakemake(tmp_path, "-n")
-    assert planned_jobs(proc) == {
-        "select_baseline": 1, "train": 1, "lmeval": 1, "bpc": 1, "bpc_metrics": 1,
-        "mtbench_answers": 1, "mtbench_judge": 1, "collect_metrics": 1, "tables": 1,
-        "bpc_plots": 1, "entropy_law_plot": 1, "all": 1}
-    outputs = [line.split(":", 1)[1].strip() for line in (proc.stdout + proc.stderr).splitlines()
-               if line.strip().startswith("output:")]
-    assert "results/models/demo-random-10-tiny" in outputs
-    assert not any("longest" in output for output in outputs)
 
 
 BAD_POOLS = {
