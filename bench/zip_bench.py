@@ -1,10 +1,22 @@
 """ZIP selection: a straightforward port of the reference loop vs the pipeline's fast path.
 
 The baseline recompresses `str(final + [x])` for every candidate in one process, as ZIP.py does
-with n_jobs=1; the fast path is `workflow_lib.zip_select.zip_fast` (incremental compression,
-`--workers` threads). Both run on the same pool and budget in the same run.
+with n_jobs=1 (methods.md §1.3); the fast path is `workflow_lib.zip_select.zip_fast`
+(incremental compression, `--workers` threads). Both run on the same pool in the same run.
 
-    .venv/bin/python bench/zip_bench.py [--budgets 100 200 400] [--k1 1000 --k2 200 --k3 100]
+The budget only decides when the reference loop stops (after whole rounds of k3), so the
+baseline runs once per pool size, up to the largest budget, and the time and output at the end of
+each round give its cost and selection for every budget; the fast path runs once per budget and
+worker count. The pool is the concatenation of the `--pools` files (converted to the reference's
+sharegpt dicts), cut to each `--sizes` value.
+
+Times are wall-clock seconds and, on a shared machine more telling, CPU seconds of this process
+(`time.process_time`; with two workers it adds both threads, so only its wall time shows what
+threads gain). `speedup` is baseline / fast path with one worker, in CPU time; `speedup_wall`
+is baseline / the fastest fast path, in wall time.
+
+    .venv/bin/python bench/zip_bench.py [--sizes 2000 4000] [--budgets 200 400 800]
+        [--k1 1000 --k2 200 --k3 100] [--workers 1 2]
 """
 
 from __future__ import annotations
@@ -24,7 +36,8 @@ from workflow_lib.formats import convert_file, to_reference_sharegpt
 from workflow_lib.jsonio import read_jsonl
 from workflow_lib.zip_select import zip_fast
 
-POOL = Path(__file__).resolve().parents[2] / "shared/data/pools/alpaca_sample_2k.json"
+POOLS = Path(__file__).resolve().parents[2] / "shared/data/pools"
+DEFAULT_POOLS = [POOLS / "alpaca_sample_2k.json", POOLS / "dolly_sample_2k.jsonl"]
 
 
 def get_compression_ratio(x) -> float:
@@ -32,8 +45,9 @@ def get_compression_ratio(x) -> float:
     return len(s) / len(zlib.compress(s, level=9))
 
 
-def baseline_zip(data: list[dict], budget: int, k1: int, k2: int, k3: int) -> list[int]:
-    """The reference loop (methods.md §1.3), single process."""
+def baseline_zip(data: list[dict], budget: int, k1: int, k2: int, k3: int,
+                 on_round=None) -> list[int]:
+    """The reference loop (methods.md §1.3), single process; `on_round(final)` after each round."""
     g = torch.tensor([get_compression_ratio([d]) for d in data])
     final: list[int] = []
     while len(final) < budget:
@@ -55,27 +69,51 @@ def baseline_zip(data: list[dict], budget: int, k1: int, k2: int, k3: int) -> li
             sel.append(j.item())
             seld.append(d[j.item()])
         final += [s2[j] for j in sel]
+        if on_round is not None:
+            on_round(final)
     return final
 
 
-def load_pool(path: Path) -> list[dict]:
+def load_pool(paths: list[Path]) -> list[dict]:
+    """The records of `paths`, in order, as the reference reads them (sharegpt dicts)."""
+    records: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "pool.jsonl"
-        convert_file(path, out)
-        return [to_reference_sharegpt(r) for _, r in read_jsonl(out)]
+        for n, path in enumerate(paths):
+            out = Path(tmp) / f"pool{n}.jsonl"
+            convert_file(path, out)
+            records += [to_reference_sharegpt(r) for _, r in read_jsonl(out)]
+    return records
 
 
-def timed(fn, *args, **kwargs):
-    start = time.perf_counter()
-    result = fn(*args, **kwargs)
-    return time.perf_counter() - start, result
+def clock() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def since(start: tuple[float, float]) -> tuple[float, float]:
+    """(wall, cpu) seconds since a `clock()` value."""
+    return tuple(now - then for now, then in zip(clock(), start, strict=True))
+
+
+def baseline_by_budget(pool, budgets, k1, k2, k3) -> dict[int, tuple[tuple, list[int]]]:
+    """{budget: ((wall, cpu), selection)} from one baseline run up to max(budgets)."""
+    ends: list[tuple[tuple, list[int]]] = []
+    start = clock()
+
+    def on_round(final):
+        ends.append((since(start), list(final)))
+        print(f"  baseline: {len(final)} selected after {ends[-1][0][0]:.1f} s wall, "
+              f"{ends[-1][0][1]:.1f} s CPU", file=sys.stderr, flush=True)
+
+    baseline_zip(pool, max(budgets), k1, k2, k3, on_round=on_round)
+    return {b: next(e for e in ends if len(e[1]) >= b) for b in budgets}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--pool", type=Path, default=POOL)
-    ap.add_argument("--limit", type=int, nargs="+", default=[None],
-                    help="pool sizes (leading records; default: the whole file)")
+    ap.add_argument("--pools", type=Path, nargs="+", default=DEFAULT_POOLS,
+                    help="pool files, concatenated in this order (default: alpaca 2k + dolly 2k)")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[None],
+                    help="pool sizes (leading records; default: all records)")
     ap.add_argument("--budgets", type=int, nargs="+", default=[100, 200, 400])
     ap.add_argument("--k1", type=int, default=1000)
     ap.add_argument("--k2", type=int, default=200)
@@ -84,31 +122,41 @@ def main() -> None:
     ap.add_argument("--skip-baseline", action="store_true",
                     help="time only the fast path (no identity check)")
     args = ap.parse_args()
-    if not args.pool.exists():
-        print(f"SKIP: {args.pool} not found (needs ../shared/data next to the repository)")
+    missing = [str(p) for p in args.pools if not p.exists()]
+    if missing:
+        print(f"SKIP: {', '.join(missing)} not found (needs ../shared/data next to the repository)")
         return
-    full = load_pool(args.pool)
-    print(f"pool {args.pool.name}: {len(full)} records, k1={args.k1} k2={args.k2} k3={args.k3}, "
-          f"zlib {zlib.ZLIB_RUNTIME_VERSION}, torch threads {torch.get_num_threads()}")
-    fast_cols = " ".join(f"fast_w{w}_s".rjust(11) for w in args.workers)
-    print(f"{'N':>6} {'budget':>6} {'out':>5} {'baseline_s':>10} {fast_cols} {'speedup':>8} "
-          f"{'identical':>9}")
-    for limit in args.limit:
-        pool = full[:limit] if limit else full
+    full = load_pool(args.pools)
+    print(f"pools {' + '.join(p.name for p in args.pools)}: {len(full)} records, "
+          f"k1={args.k1} k2={args.k2} k3={args.k3}, zlib {zlib.ZLIB_RUNTIME_VERSION}, "
+          f"torch threads {torch.get_num_threads()}")
+    fast_cols = " ".join(f"w{w}_wall w{w}_cpu" for w in args.workers)
+    print(f"{'N':>6} {'budget':>6} {'out':>5} base_wall base_cpu {fast_cols} speedup "
+          "speedup_wall identical", flush=True)
+    for size in args.sizes:
+        pool = full[:size]
+        base = {} if args.skip_baseline else baseline_by_budget(
+            pool, args.budgets, args.k1, args.k2, args.k3)
         for budget in args.budgets:
-            base_t, base = (None, None) if args.skip_baseline else timed(
-                baseline_zip, pool, budget, args.k1, args.k2, args.k3)
+            (base_wall, base_cpu), base_sel = base.get(budget, ((None, None), None))
             times, same = [], True
             for w in args.workers:
-                t, fast = timed(zip_fast, pool, budget, args.k1, args.k2, args.k3, workers=w)
-                times.append(t)
-                same = same and (base is None or fast == base)
-            best = min(times)
-            print(f"{len(pool):>6} {budget:>6} {len(fast):>5} "
-                  f"{'-' if base_t is None else f'{base_t:.2f}':>10} "
-                  + " ".join(f"{t:>11.2f}" for t in times)
-                  + f" {'-' if base_t is None else f'{base_t / best:.1f}x':>8} "
-                  f"{'-' if base is None else str(same):>9}", flush=True)
+                start = clock()
+                fast = zip_fast(pool, budget, args.k1, args.k2, args.k3, workers=w)
+                times.append(since(start))
+                same = same and (base_sel is None or fast == base_sel)
+            row = f"{len(pool):>6} {budget:>6} {len(fast):>5} "
+            if base_sel is None:
+                row += f"{'-':>9} {'-':>8} "
+            else:
+                row += f"{base_wall:>9.2f} {base_cpu:>8.2f} "
+            row += " ".join(f"{wall:>7.2f} {cpu:>6.2f}" for wall, cpu in times)
+            if base_sel is not None:
+                row += (f" {base_cpu / times[0][1]:>6.1f}x "
+                        f"{base_wall / min(wall for wall, _ in times):>11.1f}x {same!s:>9}")
+            print(row, flush=True)
+            if not same:
+                raise SystemExit("the fast path selected differently from the baseline")
 
 
 if __name__ == "__main__":
