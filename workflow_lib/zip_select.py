@@ -43,8 +43,8 @@ Quirks of the reference, reproduced deliberately (methods.md §1.4; marked in `z
 Where the reference crashes, `check_zip` raises a ZipError naming the problem: a pool smaller
 than k1 (torch.topk), a record without `source` (KeyError in its source count).
 
-`zip_clean` (mode `clean`, off by default) is a deliberate deviation; see its docstring and
-bench/zip_modes.py for how much its selections differ on the demo pool.
+`zip_clean` (mode `clean`, off by default) is a deliberate deviation; see its docstring, and
+docs/zip.md (bench/zip_modes.py) for how much its selections differ on the demo pool.
 """
 
 from __future__ import annotations
