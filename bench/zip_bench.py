@@ -6,9 +6,10 @@ with n_jobs=1 (methods.md §1.3); the fast path is `workflow_lib.zip_select.zip_
 
 The budget only decides when the reference loop stops (after whole rounds of k3), so the
 baseline runs once per pool size, up to the largest budget, and the time and output at the end of
-each round give its cost and selection for every budget; the fast path runs once per budget and
-worker count. The pool is the concatenation of the `--pools` files (converted to the reference's
-sharegpt dicts), cut to each `--sizes` value.
+each round give its cost and selection for every budget; the fast path runs first, once per
+budget and worker count, and each row is printed as soon as the baseline reaches its budget.
+The pool is the concatenation of the `--pools` files (converted to the reference's
+sharegpt dicts; records without a human or gpt turn skipped), cut to each `--sizes` value.
 
 Times are wall-clock seconds and, on a shared machine more telling, CPU seconds of this process
 (`time.process_time`; with two workers it adds both threads, so only its wall time shows what
@@ -80,7 +81,7 @@ def load_pool(paths: list[Path]) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         for n, path in enumerate(paths):
             out = Path(tmp) / f"pool{n}.jsonl"
-            convert_file(path, out)
+            convert_file(path, out, skip_incomplete=True)  # as the pool option of that name
             records += [to_reference_sharegpt(r) for _, r in read_jsonl(out)]
     return records
 
@@ -94,18 +95,25 @@ def since(start: tuple[float, float]) -> tuple[float, float]:
     return tuple(now - then for now, then in zip(clock(), start, strict=True))
 
 
-def baseline_by_budget(pool, budgets, k1, k2, k3) -> dict[int, tuple[tuple, list[int]]]:
-    """{budget: ((wall, cpu), selection)} from one baseline run up to max(budgets)."""
-    ends: list[tuple[tuple, list[int]]] = []
-    start = clock()
+def fast_runs(pool, budget, k1, k2, k3, workers) -> tuple[list[tuple], list[list[int]]]:
+    """(wall, cpu) times and selections of the fast path, once per worker count."""
+    times, selections = [], []
+    for w in workers:
+        start = clock()
+        selections.append(zip_fast(pool, budget, k1, k2, k3, workers=w))
+        times.append(since(start))
+    return times, selections
 
-    def on_round(final):
-        ends.append((since(start), list(final)))
-        print(f"  baseline: {len(final)} selected after {ends[-1][0][0]:.1f} s wall, "
-              f"{ends[-1][0][1]:.1f} s CPU", file=sys.stderr, flush=True)
 
-    baseline_zip(pool, max(budgets), k1, k2, k3, on_round=on_round)
-    return {b: next(e for e in ends if len(e[1]) >= b) for b in budgets}
+def row(n: int, budget: int, out: int, base: tuple | None, times: list[tuple],
+        same: bool | None) -> str:
+    text = f"{n:>6} {budget:>6} {out:>5} "
+    text += "        -        - " if base is None else f"{base[0]:>9.2f} {base[1]:>8.2f} "
+    text += " ".join(f"{wall:>7.2f} {cpu:>6.2f}" for wall, cpu in times)
+    if base is not None:
+        text += (f" {base[1] / times[0][1]:>6.1f}x "
+                 f"{base[0] / min(wall for wall, _ in times):>11.1f}x {same!s:>9}")
+    return text
 
 
 def main() -> None:
@@ -135,28 +143,28 @@ def main() -> None:
           "speedup_wall identical", flush=True)
     for size in args.sizes:
         pool = full[:size]
-        base = {} if args.skip_baseline else baseline_by_budget(
-            pool, args.budgets, args.k1, args.k2, args.k3)
-        for budget in args.budgets:
-            (base_wall, base_cpu), base_sel = base.get(budget, ((None, None), None))
-            times, same = [], True
-            for w in args.workers:
-                start = clock()
-                fast = zip_fast(pool, budget, args.k1, args.k2, args.k3, workers=w)
-                times.append(since(start))
-                same = same and (base_sel is None or fast == base_sel)
-            row = f"{len(pool):>6} {budget:>6} {len(fast):>5} "
-            if base_sel is None:
-                row += f"{'-':>9} {'-':>8} "
-            else:
-                row += f"{base_wall:>9.2f} {base_cpu:>8.2f} "
-            row += " ".join(f"{wall:>7.2f} {cpu:>6.2f}" for wall, cpu in times)
-            if base_sel is not None:
-                row += (f" {base_cpu / times[0][1]:>6.1f}x "
-                        f"{base_wall / min(wall for wall, _ in times):>11.1f}x {same!s:>9}")
-            print(row, flush=True)
-            if not same:
-                raise SystemExit("the fast path selected differently from the baseline")
+        fast = {b: fast_runs(pool, b, args.k1, args.k2, args.k3, args.workers)
+                for b in args.budgets}
+        if args.skip_baseline:
+            for b, (times, sels) in fast.items():
+                print(row(len(pool), b, len(sels[0]), None, times, None), flush=True)
+            continue
+        pending = sorted(args.budgets)
+        start = clock()
+
+        def on_round(final, pool=pool, fast=fast, pending=pending, start=start):
+            spent = since(start)
+            print(f"  baseline: {len(final)} selected after {spent[0]:.1f} s wall, "
+                  f"{spent[1]:.1f} s CPU", file=sys.stderr, flush=True)
+            while pending and len(final) >= pending[0]:
+                b = pending.pop(0)
+                times, sels = fast[b]
+                same = all(sel == final for sel in sels)
+                print(row(len(pool), b, len(final), spent, times, same), flush=True)
+                if not same:
+                    raise SystemExit("the fast path selected differently from the baseline")
+
+        baseline_zip(pool, max(args.budgets), args.k1, args.k2, args.k3, on_round=on_round)
 
 
 if __name__ == "__main__":
