@@ -1,19 +1,28 @@
-"""ZIP selection: a literal port of the reference loop vs zip_reference and the fast path."""
+"""ZIP selection: the fast path against a literal port of the reference loop (methods.md §1.3),
+incremental against one-shot compression, errors, clean mode, and the Snakemake rule."""
 
+import json
 import random
+import string
 import zlib
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_workflow import TINY_CONFIG, snakemake, write_config
 
+from workflow_lib.demo_pool import generate_pool
 from workflow_lib.errors import UserError
+from workflow_lib.formats import to_reference_sharegpt
+from workflow_lib.manifest import compression_ratio
+from workflow_lib.records import conversation_text
 from workflow_lib.zip_select import (
     Prefix,
     ZipError,
     select_zip,
     zip_clean,
     zip_fast,
-    zip_reference,
 )
 
 WORDS = ["the", "a", "cat", "dog", "runs", "fast", "slow", "über", "你好", "data", "model\nline",
@@ -75,13 +84,51 @@ CASES = [  # n, dups, budget, k1, k2, k3
 
 
 @pytest.mark.parametrize(("n", "dups", "budget", "k1", "k2", "k3"), CASES)
-def test_reference_and_fast_match_the_port(n, dups, budget, k1, k2, k3):
+def test_fast_path_matches_the_port(n, dups, budget, k1, k2, k3):
     pool = make_pool(n, seed=n + dups, dups=dups)
     expected = port_zip(pool, budget, k1, k2, k3)
     assert len(expected) == k3 * -(-budget // k3)
-    assert zip_reference(pool, budget, k1, k2, k3) == expected
     assert zip_fast(pool, budget, k1, k2, k3, workers=2) == expected
     assert zip_fast(pool, budget, k1, k2, k3, workers=1) == expected
+
+
+def random_text(rng: random.Random, lo: int, hi: int) -> str:
+    """Letters with few repeats: about one deflate symbol per byte, so blocks fill quickly."""
+    return "".join(rng.choice(string.ascii_letters + " ") for _ in range(rng.randint(lo, hi)))
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(n=st.integers(8, 40), dups=st.integers(0, 8), seed=st.integers(0, 10**6), data=st.data())
+def test_fast_path_matches_the_port_on_random_pools(n, dups, seed, data):
+    pool = make_pool(n, seed=seed, dups=dups)
+    k1 = data.draw(st.integers(1, len(pool)), label="k1")
+    k2 = data.draw(st.integers(1, k1), label="k2")
+    k3 = data.draw(st.integers(1, k2), label="k3")
+    budget = data.draw(st.integers(1, min(len(pool), 5 * k3)), label="budget")
+    assert zip_fast(pool, budget, k1, k2, k3, workers=2) == port_zip(pool, budget, k1, k2, k3)
+
+
+def test_fast_path_matches_the_port_across_deflate_blocks():
+    """Long incompressible records: the stage-2 and stage-3 prefixes span several deflate blocks
+    (16k symbols each), so the incremental states emit blocks and slide their window."""
+    rng = random.Random(5)
+    pool = [{"id": str(i), "source": "s",
+             "conversations": [{"from": "human", "value": random_text(rng, 50, 300)},
+                               {"from": "gpt", "value": random_text(rng, 1000, 3000)}]}
+            for i in range(36)]
+    assert zip_fast(pool, 24, 30, 12, 12, workers=2) == port_zip(pool, 24, 30, 12, 12)
+
+
+def test_incremental_lengths_equal_one_shot_across_deflate_blocks():
+    rng = random.Random(3)
+    parts = [random_text(rng, 500, 3000).encode() for _ in range(60)]
+    inc = Prefix(b"[", b", ", b"]")
+    for n, part in enumerate(parts):
+        x = rng.choice(parts)
+        whole = b"[" + b", ".join([*parts[:n], x]) + b"]"
+        assert inc.ratio_with(x) == len(whole) / len(zlib.compress(whole, 9))
+        inc.append(part)
+    assert inc.emitted > 40_000  # many blocks were emitted while the prefix grew
 
 
 def test_incremental_lengths_equal_one_shot():
@@ -105,14 +152,14 @@ def test_errors():
     with pytest.raises(ZipError, match="at least k1"):
         zip_fast(pool, 10, 31, 10, 5)
     with pytest.raises(ZipError, match="exceeds the pool"):
-        zip_reference(pool, 31, 20, 10, 5)
+        zip_fast(pool, 31, 20, 10, 5)
     with pytest.raises(ZipError, match="k3 <= k2"):
         zip_fast(pool, 10, 20, 5, 10)
     with pytest.raises(ZipError, match="k2 <= k1"):
         zip_fast(pool, 10, 10, 20, 5)
     bad = [*pool[:-1], {k: v for k, v in pool[-1].items() if k != "source"}]
     with pytest.raises(ZipError, match="source"):
-        zip_reference(bad, 10, 20, 10, 5)
+        zip_fast(bad, 10, 20, 10, 5)
     assert issubclass(ZipError, UserError)
 
 
@@ -145,3 +192,41 @@ def test_select_zip_on_canonical_records():
     assert len(indices) == 30 and info["mode"] == "clean"
     with pytest.raises(ZipError, match="mode"):
         select_zip(canon, 20, {"mode": "other", "k1": 40, "k2": 10, "k3": 5})
+
+
+@pytest.mark.slow
+def test_select_zip_rule_writes_selection_and_manifest_and_fails_cleanly(tmp_path):
+    config = json.loads(json.dumps(TINY_CONFIG))
+    config["methods"]["zip"] = {"kind": "zip", "k1": 40, "k2": 10, "k3": 5}
+    config["methods"]["zip_big"] = {"kind": "zip", "k1": 100, "k2": 10, "k3": 5}
+    config["eval"]["bpc"]["corpora"] = []
+    write_config(tmp_path, config)
+    good = tmp_path / "results/selections/demo/zip/12"
+    bad = tmp_path / "results/selections/demo/zip_big/12"
+    proc = snakemake(tmp_path, "--keep-going", str(good.relative_to(tmp_path) / "manifest.json"),
+                     str(bad.relative_to(tmp_path) / "manifest.json"), check=False)
+    assert proc.returncode != 0
+
+    pool = [json.loads(x) for x in (tmp_path / "results/pools/demo.jsonl").read_text().splitlines()]
+    assert pool == generate_pool(n=60, seed=0)
+    expected = [pool[i] for i in port_zip([to_reference_sharegpt(r) for r in pool], 12, 40, 10, 5)]
+    data = [json.loads(x) for x in (good / "data.jsonl").read_text().splitlines()]
+    assert data == expected  # 15 records: the reference rounds 12 up to whole rounds of k3
+    manifest = json.loads((good / "manifest.json").read_text())
+    assert manifest["selected_ids"] == [r["id"] for r in expected]
+    stats = manifest["stats"]
+    assert stats["n_records"] == 15
+    assert stats["compression_ratio"] == compression_ratio(
+        "\n".join(conversation_text(r) for r in expected))
+    assert stats["source_mix"] == {s: sum(r["source"] == s for r in expected)
+                                   for s in sorted({r["source"] for r in expected})}
+    assert stats["conversation_chars_mean"] == pytest.approx(
+        sum(len(conversation_text(r)) for r in expected) / 15)
+    assert manifest["wall_time_s"] > 0
+    assert manifest["zip"]["mode"] == "reference" and manifest["zip"]["n_selected"] == 15
+    assert manifest["zip"]["zlib_runtime_version"] == zlib.ZLIB_RUNTIME_VERSION
+
+    errors = [line for line in (tmp_path / "logs/select_zip/demo/zip_big/12.log").read_text()
+              .splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == 1 and "demo.jsonl" in errors[0] and "k1=100" in errors[0], errors
+    assert not bad.exists() or not any(bad.iterdir()), "partial output left behind"

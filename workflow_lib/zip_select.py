@@ -1,4 +1,4 @@
-"""ZIP (Entropy Law) selection: a bit-exact reimplementation of the authors' ZIP.py and a fast path.
+"""ZIP (Entropy Law) selection: the authors' ZIP.py, bit-exact and fast, plus a `clean` mode.
 
 The measured quantity is the compression ratio `len(s) / len(zlib.compress(s, 9))` of
 `s = str(list_of_record_dicts).encode()` (methods.md §1.2); ZIP keeps the records that compress
@@ -9,14 +9,23 @@ worst. One round (methods.md §1.3):
    written back into `g`; the k2 lowest are taken and *all* k2 are retired (`g = 1e6`);
 3. stage 3: k3 of those k2 are picked greedily, one at a time, by `ratio(picked + [x])`.
 
-`zip_reference` follows the reference loop literally (slow, one process). `zip_fast` returns the
-same indices: it keeps a `zlib.compressobj(9)` fed with the selected prefix and scores a candidate
-by compressing only its tail on a copy of that state. Without intermediate flushes deflate does
-not depend on how its input is chunked, so the lengths (hence the float64 ratios, the float32
-tensors and `torch.topk`'s choices) are identical; tests/test_zip_select.py checks this on the
-zlib build in use. `zip_clean` is a documented deviation (off by default, see its docstring).
+`zip_fast` (mode `reference`) returns the indices ZIP.py returns, in its order. Instead of
+recompressing `str(prefix + [x])` for every candidate it keeps a `zlib.compressobj(9)` fed with
+the prefix and scores a candidate by compressing only its tail on a copy of that state. Without
+intermediate flushes deflate does not depend on how its input is chunked, so the lengths (hence
+the float64 ratios, the float32 tensors and `torch.topk`'s choices) are identical;
+tests/test_zip_select.py checks this against a literal port of the reference loop on the zlib
+build in use, across deflate block boundaries.
 
-Quirks of the reference reproduced by `zip_reference`/`zip_fast` (methods.md §1.4):
+Cost: a candidate costs a copy of the deflate state (~0.3 MB), the compression of its tail and
+the final flush, which re-encodes every symbol of the still-open deflate block (up to 16k
+symbols, ~64-80 kB of repr text here). Stage 3 restarts from an empty prefix each round, so its
+flushes grow with the k3 records of that round and per-round cost follows their length; stage 1
+sweeps the pool from the shortest records up (quirk Q4), so the first rounds are cheaper than
+later ones. The reference's cost per candidate grows with the whole prefix instead (quadratic in
+the budget). Candidates are scored on `workers` threads: zlib releases the GIL while deflating.
+
+Quirks of the reference, reproduced deliberately (methods.md §1.4; marked in `zip_fast`):
 
 * Q1 each round retires k2 pool items but keeps only k3; the other k2 - k3 are never reconsidered
   (unless the pool runs short, Q5);
@@ -26,10 +35,16 @@ Quirks of the reference reproduced by `zip_reference`/`zip_fast` (methods.md §1
 * Q5 when fewer than k1 items are unretired, `topk` returns retired ones, their 1e6 is overwritten
   by a real ratio and they can be selected again (the output may then repeat an index);
 * Q6 exclusion is purely via the 1e6 sentinel;
-* Q7 ties are broken exactly as `torch.topk` on CPU float32 tensors (both paths use it);
+* Q7 ties are broken exactly as `torch.topk` on CPU float32 tensors built from Python floats;
 * Q8 results depend on the zlib build: `zlib.ZLIB_RUNTIME_VERSION` is recorded;
-* Q9 stage 3 evaluates already-picked candidates too and then masks them (the fast path skips the
-  evaluation and writes the same 1e6).
+* Q9 stage 3 evaluates already-picked candidates too and then masks them with 1e6 (here they are
+  not evaluated; the same 1e6 is written).
+
+Where the reference crashes, `check_zip` raises a ZipError naming the problem: a pool smaller
+than k1 (torch.topk), a record without `source` (KeyError in its source count).
+
+`zip_clean` (mode `clean`, off by default) is a deliberate deviation; see its docstring, and
+docs/zip.md (bench/zip_modes.py) for how much its selections differ on the demo pool.
 """
 
 from __future__ import annotations
@@ -88,46 +103,12 @@ def check_zip(records: Sequence[dict], budget: int | float | str, k1: int, k2: i
     return count
 
 
-def ratio(records: Sequence[dict]) -> float:
-    """The reference's `get_compression_ratio`: over `str(list_of_dicts)`, zlib level 9."""
-    s = str(list(records)).encode("utf-8")
-    return len(s) / len(zlib.compress(s, LEVEL))
-
-
 def _f32(values: Sequence[float]) -> torch.Tensor:
     return torch.tensor(list(values))  # python floats -> float32, as in ZIP.py
 
 
 def _lowest(scores: torch.Tensor, k: int) -> list[int]:
     return torch.topk(scores, k=k, largest=False).indices.tolist()
-
-
-def zip_reference(records: Sequence[dict], budget: int | float | str, k1: int = 10000,
-                  k2: int = 200, k3: int = 100) -> list[int]:
-    """Pool indices ZIP.py selects, in its output order (a literal, slow port; see module doc).
-
-    `records` are the dicts the reference reads (`formats.to_reference_sharegpt`).
-    """
-    count = check_zip(records, budget, k1, k2, k3)
-    g = _f32(ratio([r]) for r in records)
-    final: list[int] = []
-    while len(final) < count:
-        cand = _lowest(g, k1)                                           # stage 1 (Q4, Q5)
-        anchor = [records[i] for i in final]
-        r = _f32(ratio([*anchor, records[i]]) for i in cand)            # stage 2
-        g[cand] = r
-        s2 = [cand[j] for j in _lowest(r, k2)]
-        g[s2] = RETIRED                                                 # Q1, Q6
-        picked: list[int] = []                                          # stage 3, anchor [] (Q3)
-        seld: list[dict] = []
-        while len(picked) < k3:
-            r3 = _f32(ratio([*seld, records[i]]) for i in s2)           # Q9
-            r3[picked] = RETIRED
-            j = _lowest(r3, 1)[0]
-            picked.append(j)
-            seld.append(records[s2[j]])
-        final += [s2[j] for j in picked]                                # Q2: whole rounds
-    return final
 
 
 class Prefix:
@@ -194,38 +175,36 @@ class _Scorer:
             self.pool.shutdown()
 
 
-def _reference_parts(records: Sequence[dict]) -> list[bytes]:
-    return [repr(r).encode("utf-8") for r in records]
-
-
 def zip_fast(records: Sequence[dict], budget: int | float | str, k1: int = 10000, k2: int = 200,
              k3: int = 100, workers: int = 2) -> list[int]:
-    """Exactly `zip_reference`'s output, with incremental compression on `workers` threads."""
+    """Pool indices ZIP.py selects, in its output order (see the module docstring).
+
+    `records` are the dicts the reference reads (`formats.to_reference_sharegpt`).
+    """
     count = check_zip(records, budget, k1, k2, k3)
-    parts = _reference_parts(records)
+    parts = [repr(r).encode("utf-8") for r in records]  # str(list) = "[" + ", ".join(reprs) + "]"
     opener, sep, closer = b"[", b", ", b"]"
     scorer = _Scorer(workers)
     try:
         g = _f32(scorer(Prefix(opener, sep, closer), parts))
         stage2 = Prefix(opener, sep, closer)  # fed with `final`, across rounds
         final: list[int] = []
-        while len(final) < count:
-            cand = _lowest(g, k1)
+        while len(final) < count:  # whole rounds of k3 (Q2)
+            cand = _lowest(g, k1)  # stale global view (Q4); retired items when short (Q5)
             r = _f32(scorer(stage2, [parts[i] for i in cand]))
             g[cand] = r
             s2 = [cand[j] for j in _lowest(r, k2)]
-            g[s2] = RETIRED
+            g[s2] = RETIRED  # all k2 retired, k3 kept (Q1); the only exclusion (Q6)
             stage3 = Prefix(opener, sep, closer)  # anchor [] each round (Q3)
             picked: list[int] = []
-            picked_set: set[int] = set()
             while len(picked) < k3:
-                open_ = [j for j in range(len(s2)) if j not in picked_set]
+                done = set(picked)
+                open_ = [j for j in range(len(s2)) if j not in done]
                 scores = dict(zip(open_, scorer(stage3, [parts[s2[j]] for j in open_]),
                                   strict=True))
-                r3 = _f32(scores.get(j, RETIRED) for j in range(len(s2)))  # Q9: same 1e6
+                r3 = _f32(scores.get(j, RETIRED) for j in range(len(s2)))  # Q9, ties Q7
                 j = _lowest(r3, 1)[0]
                 picked.append(j)
-                picked_set.add(j)
                 stage3.append(parts[s2[j]])
             for j in picked:
                 final.append(s2[j])
