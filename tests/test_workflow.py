@@ -71,9 +71,11 @@ def test_dry_run_of_each_named_target_on_the_demo_config(tmp_path, target):
     assert jobs, proc.stdout
     if target in ("all", "select_all"):
         assert jobs["select_baseline"] == 2 and jobs["select_zip"] == 1
+        assert jobs["select_ifd"] == 2 and jobs["ifd_gather"] == 2
+        assert jobs["ifd_score_shard"] == 4  # 2 scorers x scoring.shards (2)
         assert jobs["convert_pool"] == 1
     if target == "eval_all":
-        assert jobs["lmeval"] == 4 and jobs["bpc"] == 8 and jobs["train"] == 3
+        assert jobs["lmeval"] == 6 and jobs["bpc"] == 12 and jobs["train"] == 5
     if target == "models":
         assert jobs == {"prepare_model": 1, "models": 1}
     if target == "all":
