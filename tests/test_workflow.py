@@ -213,4 +213,4 @@ def test_slurm_profile_is_accepted_by_snakemake(tmp_path):
          "--workflow-profile", str(ROOT / "profiles" / "slurm"), "-n"],
         capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert planned_jobs(proc)["train"] == 3
+    assert planned_jobs(proc)["train"] == 5
