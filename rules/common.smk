@@ -40,6 +40,8 @@ wildcard_constraints:
     corpus=_alternatives(config["corpora"]),
     budget=r"all|\d+|0\.\d+",
     run=_alternatives(RUNS),
+    scorer=_alternatives(config["scorers"]),
+    scatteritem=r"\d+-of-\d+",
 
 
 def pool_source(wildcards):
@@ -273,3 +275,25 @@ def mtbench_judge():
     timeout, retries), which the job reads from the config; the API key stays in the environment."""
     judge = MTBENCH["judge"]
     return {key: value for key, value in judge.items() if key not in TRANSPORT_KEYS}
+
+
+def scorer_params(wildcards):
+    """A scorer's configuration (model, preset, mode, ...); changing it rescores the pool."""
+    return config["scorers"][wildcards.scorer]
+
+
+def scorer_model_dir(wildcards):
+    """Model folder of a scorer."""
+    return f"resources/models/{scorer_params(wildcards)['model']}"
+
+
+def method_scorer(wildcards):
+    """Name and configuration of the scorer an IFD selection method reads."""
+    name = method_params(wildcards)["scorer"]
+    return {"name": name, **config["scorers"][name]}
+
+
+def method_scores(wildcards):
+    """The gathered per-record scores an IFD selection method reads."""
+    scorer = method_params(wildcards)["scorer"]
+    return f"results/scores/{wildcards.pool}/{scorer}.parquet"

@@ -84,7 +84,7 @@ def test_selections_expand_the_grid_once_per_cell(demo_config):
     validate_config(demo_config)
     demo_config["experiments"][0]["methods"] = ["full", "random", "longest"]
     demo_config["experiments"][0]["budgets"] = [120, 0.1]
-    demo_config["experiments"].append(copy.deepcopy(demo_config["experiments"][0]))
+    demo_config["experiments"][1:] = [copy.deepcopy(demo_config["experiments"][0])]
     cells = list(selections(demo_config))
     assert cells == [
         Selection("demo", "full", "all"),
@@ -102,6 +102,7 @@ def test_budget_labels_round_trip(label, value):
 def test_runs_name_base_models_and_fine_tunes(demo_config):
     validate_config(demo_config)
     demo_config["experiments"][0]["methods"] = ["full", "random", "longest"]
+    del demo_config["experiments"][1:]
     names = [r.name for r in runs(demo_config)]
     assert names == ["base-smollm2-135m", "demo-full-all-smollm2-135m",
                      "demo-random-120-smollm2-135m", "demo-longest-120-smollm2-135m"]

@@ -59,17 +59,17 @@ def test_iterit_methods_are_grid_cells_without_selection_files():
     assert config["methods"]["iterit"] == {**METHOD, "num_epochs": 2}
     assert config["methods"]["iterit_baseline"]["strategy"] == "baseline"
     cells = list(selections(config))
-    assert Selection("demo", "iterit", "120", during_training=True) in cells
+    assert Selection("demo", "iterit", "40", during_training=True) in cells
     assert Selection("demo", "zip", "120") in cells
-    run = next(r for r in runs(config) if r.name == "demo-iterit-120-smollm2-135m")
-    assert run.model_dir == "results/models/demo-iterit-120-smollm2-135m"
+    run = next(r for r in runs(config) if r.name == "demo-iterit-40-smollm2-135m")
+    assert run.model_dir == "results/models/demo-iterit-40-smollm2-135m"
 
 
 @pytest.mark.parametrize(("mutate", "expected"), [
     (lambda c: c["methods"]["iterit"].update(strategy="adaptive"), "methods.iterit.strategy:"),
     (lambda c: c["methods"]["iterit"].update(ratio=0.05), "methods.iterit: unknown key 'ratio'"),
-    (lambda c: c["experiments"][0].update(budgets=[120, "all"]),
-     "experiments.0.budgets: 'all' cannot be the per-epoch budget of iterit, iterit_baseline"),
+    (lambda c: c["experiments"][1].update(budgets=[40, "all"]),
+     "experiments.1.budgets: 'all' cannot be the per-epoch budget of iterit, iterit_baseline"),
 ])
 def test_invalid_iterit_configs_name_the_key(mutate, expected):
     config = yaml.safe_load((ROOT / "config.yaml").read_text())

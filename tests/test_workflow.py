@@ -72,12 +72,14 @@ def test_dry_run_of_each_named_target_on_the_demo_config(tmp_path, target):
     assert jobs, proc.stdout
     if target in ("all", "select_all"):
         assert jobs["select_baseline"] == 2 and jobs["select_zip"] == 1
+        assert jobs["select_ifd"] == 2 and jobs["ifd_gather"] == 2
+        assert jobs["ifd_score_shard"] == 4  # 2 scorers x scoring.shards (2)
         assert jobs["convert_pool"] == 1
     if target == "eval_all":
-        assert jobs["lmeval"] == 6 and jobs["bpc"] == 12 and jobs["train"] == 3
+        assert jobs["lmeval"] == 8 and jobs["bpc"] == 16 and jobs["train"] == 5
         assert jobs["train_iterit"] == 2 and jobs["iterit_initial_scores"] == 1
     if target in ("eval_all", "mtbench_all"):
-        assert jobs["mtbench_answers"] == jobs["mtbench_judge"] == 6
+        assert jobs["mtbench_answers"] == jobs["mtbench_judge"] == 8
         assert jobs["mtbench_data"] == 1
     if target == "models":
         assert jobs == {"prepare_model": 1, "models": 1}
@@ -187,4 +189,4 @@ def test_slurm_profile_is_accepted_by_snakemake(tmp_path):
          "--workflow-profile", str(ROOT / "profiles" / "slurm"), "-n"],
         capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert planned_jobs(proc)["train"] == 3
+    assert planned_jobs(proc)["train"] == 5

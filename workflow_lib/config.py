@@ -114,6 +114,22 @@ def _reference_problems(config: dict) -> list[str]:
         if during and "all" in exp["budgets"]:
             problems.append(f"experiments.{i}.budgets: 'all' cannot be the per-epoch budget of "
                             f"{', '.join(during)} (selection during training)")
+    for name, scorer in config["scorers"].items():
+        if scorer["model"] not in config["models"]:
+            problems.append(f"scorers.{name}.model: {scorer['model']!r} is not defined in models")
+    for name, method in config["methods"].items():
+        scorer = method.get("scorer")
+        if scorer is None:
+            continue
+        if scorer not in config["scorers"]:
+            defined = ", ".join(sorted(config["scorers"])) or "none"
+            problems.append(f"methods.{name}.scorer: {scorer!r} is not defined in scorers "
+                            f"(defined: {defined})")
+            continue
+        wanted = "cherry" if method["kind"] == "cherry" else "superfiltering"
+        if config["scorers"][scorer]["preset"] != wanted:
+            problems.append(f"methods.{name}.scorer: {method['kind']} needs a scorer with preset "
+                            f"{wanted!r}, {scorer!r} has {config['scorers'][scorer]['preset']!r}")
     if "metrics" in config["corpora"]:
         problems.append("corpora: 'metrics' is reserved (results/eval/{run}/bpc/metrics.json)")
     return problems

@@ -1,0 +1,154 @@
+"""IFD scoring: a reference-style batch-1 loop against `fast` mode, same model, one run.
+
+The baseline is written here in the style of the reference scripts (methods.md §2.1-2.2): one
+record at a time, one forward pass per text with full logits and `output_hidden_states=True`,
+HF `labels` loss (Superfiltering) or a per-token `log_softmax` + NLL loop (Cherry). `fast` is
+`workflow_lib.ifd.score_records(mode="fast")`. To keep the ratio fair on a shared machine, the
+sample is cut into rounds and each round runs both, alternating which goes first.
+
+Prints samples/s of each, the ratio, Spearman's rho between the two IFD columns, the overlap of
+the selected top 10%, and tokens/s against the FLOP bound (2 × parameters per token at the
+fp32 matmul GFLOP/s measured on this machine in the same run).
+
+    .venv/bin/python bench/ifd_bench.py --n 64 --preset superfiltering
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from workflow_lib.formats import convert_file  # noqa: E402
+from workflow_lib.ifd import PRESETS, Preset, ifd_fields, load_scorer, score_records  # noqa: E402
+from workflow_lib.rank_stats import spearman, top_overlap  # noqa: E402
+from workflow_lib.records import read_pool  # noqa: E402
+
+POOL = ROOT.parent / "shared" / "data" / "pools" / "alpaca_sample_2k.json"
+MODEL = ROOT / "resources" / "models" / "smollm2-135m"
+
+
+def matmul_gflops(size: int = 1024, reps: int = 8) -> float:
+    """Best fp32 GFLOP/s of a square matmul over a few repetitions."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    best = math.inf
+    for _ in range(reps):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def reference_ifd(model, tok, record: dict, p: Preset) -> float | None:
+    """One record the reference way; None where the reference gives 0/NaN or skips it."""
+    instruction, input_, output = ifd_fields(record)
+    if output == "":
+        return None
+    prompt = (p.prompt_input if input_ else p.prompt_no_input).format(
+        instruction=instruction, input=input_)
+    whole, direct = prompt + output, p.direct_prefix + output
+    n_prompt = len(tok.encode(prompt, truncation=True, max_length=p.max_length))
+    direct_max = p.max_length - n_prompt + p.direct_max_offset
+
+    def part(text, max_length):
+        ids = torch.tensor([tok.encode(text, truncation=True, max_length=max_length)])
+        start = len(tok.encode(text[: text.rfind(output)]))
+        labels = ids.clone()
+        labels[0, :start] = -100
+        with torch.no_grad():
+            out = model(ids, labels=labels, output_hidden_states=True)
+        if p.ratio == "ppl":
+            return out.loss.item()
+        losses = [F.nll_loss(F.log_softmax(out.logits[0, i - 1], dim=-1)[None],
+                             ids[0, i][None]).item() for i in range(1, ids.shape[1])]
+        scored = losses[start - 1 :]
+        return sum(scored) / len(scored) if scored else math.nan
+
+    if p.ratio == "ppl":
+        ids = torch.tensor([tok.encode(output, truncation=True, max_length=direct_max)])
+        with torch.no_grad():
+            loss_d = model(ids, labels=ids, output_hidden_states=True).loss.item()
+        loss_c = part(whole, p.max_length)
+        ratio = math.exp(loss_c) / math.exp(loss_d)
+    else:
+        if direct_max <= 0:
+            return None
+        loss_d, loss_c = part(direct, direct_max), part(whole, p.max_length)
+        ratio = loss_c / loss_d
+    return ratio if math.isfinite(ratio) else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=64, help="records sampled from the pool")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="superfiltering")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-tokens", type=int, default=8192)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        canonical = Path(tmp) / "alpaca.jsonl"
+        convert_file(POOL, canonical, "alpaca", id_prefix="alpaca")
+        pool = list(read_pool(canonical))
+    records = random.Random(args.seed).sample(pool, args.n)
+    model, tok = load_scorer(str(MODEL))
+    p = PRESETS[args.preset]
+    params = sum(t.numel() for t in model.parameters())
+    gflops = matmul_gflops()
+
+    base_ifd, fast_rows = [], []
+    base_s = fast_s = 0.0
+    size = math.ceil(len(records) / args.rounds)
+    for r, begin in enumerate(range(0, len(records), size)):
+        chunk = records[begin : begin + size]
+        for which in ("base", "fast") if r % 2 == 0 else ("fast", "base"):
+            start = time.perf_counter()
+            if which == "base":
+                base_ifd += [reference_ifd(model, tok, rec, p) for rec in chunk]
+                base_s += time.perf_counter() - start
+            else:
+                fast_rows += score_records(chunk, model, tok, p, mode="fast",
+                                           batch_size=args.batch_size,
+                                           max_tokens_per_batch=args.max_tokens)
+                fast_s += time.perf_counter() - start
+        print(f"round {r + 1}: baseline {base_s:.1f}s, fast {fast_s:.1f}s", file=sys.stderr)
+
+    pairs = [(b, f["ifd"]) for b, f in zip(base_ifd, fast_rows, strict=True)
+             if b is not None and f["ifd"] is not None]
+    a, b = zip(*pairs, strict=True)
+    tokens = sum(row["n_tokens"] for row in fast_rows)
+    bound = gflops * 1e9 / (2 * params)
+    n = len(records)
+    print(f"\nIFD bench: preset {p.name}, SmolLM2-135M fp32 ({params / 1e6:.1f}M parameters), "
+          f"{n} Alpaca records, {tokens} tokens (both passes), {args.threads} threads, "
+          f"fast batch {args.batch_size} / {args.max_tokens} tokens\n")
+    print("| | baseline (batch 1, reference style) | fast |")
+    print("|---|---|---|")
+    print(f"| wall time (s) | {base_s:.1f} | {fast_s:.1f} |")
+    print(f"| samples/s | {n / base_s:.2f} | {n / fast_s:.2f} |")
+    print(f"| tokens/s | {tokens / base_s:.0f} | {tokens / fast_s:.0f} |")
+    share_base, share_fast = tokens / base_s / bound, tokens / fast_s / bound
+    print(f"| share of FLOP bound | {share_base:.1%} | {share_fast:.1%} |")
+    print(f"\nspeed-up fast/baseline: {base_s / fast_s:.2f}x")
+    print(f"matmul {gflops:.1f} GFLOP/s fp32 -> FLOP bound {bound:.0f} tokens/s (2 x params/token)")
+    print(f"Spearman rho (baseline vs fast IFD, {len(pairs)} records): {spearman(a, b):.6f}")
+    print(f"top-10% overlap: {top_overlap(a, b, 0.1):.3f}; "
+          f"max |IFD difference|: {max(abs(x - y) for x, y in pairs):.2e}")
+
+
+if __name__ == "__main__":
+    main()

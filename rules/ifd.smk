@@ -1,0 +1,79 @@
+"""IFD scoring (Superfiltering, Cherry) in shards, gathered per pool and scorer, and the
+selections built on it: superfiltering, cherry, superfiltering_d."""
+
+
+scattergather:
+    ifd=config["scoring"]["shards"],
+
+
+rule ifd_score_shard:
+    input:
+        pool="results/pools/{pool}.jsonl",
+        model=scorer_model_dir,
+    output:
+        shard="results/scores/{pool}/{scorer}/{scatteritem}.jsonl",
+    log:
+        "logs/ifd_score_shard/{pool}/{scorer}/{scatteritem}.log",
+    benchmark:
+        "benchmarks/ifd_score_shard/{pool}/{scorer}/{scatteritem}.tsv"
+    params:
+        scorer=scorer_params,
+        device=eval_device(),
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=240,
+        gpu=gpus_per_job(),
+    conda:
+        "../envs/core.yaml"
+    script:
+        "../scripts/ifd_score.py"
+
+
+rule ifd_gather:
+    input:
+        pool="results/pools/{pool}.jsonl",
+        shards=gather.ifd("results/scores/{{pool}}/{{scorer}}/{scatteritem}.jsonl"),
+    output:
+        scores="results/scores/{pool}/{scorer}.parquet",
+    log:
+        "logs/ifd_gather/{pool}/{scorer}.log",
+    benchmark:
+        "benchmarks/ifd_gather/{pool}/{scorer}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../envs/core.yaml"
+    script:
+        "../scripts/ifd_score.py"
+
+
+rule select_ifd:
+    input:
+        pool="results/pools/{pool}.jsonl",
+        scores=method_scores,
+    output:
+        data="results/selections/{pool}/{method}/{budget}/data.jsonl",
+        manifest="results/selections/{pool}/{method}/{budget}/manifest.json",
+    log:
+        "logs/select_ifd/{pool}/{method}/{budget}.log",
+    benchmark:
+        "benchmarks/select_ifd/{pool}/{method}/{budget}.tsv"
+    params:
+        method=method_params,
+        scorer=method_scorer,
+        device=eval_device(),
+    wildcard_constraints:
+        method=_alternatives(
+            methods_of_kind(config, "superfiltering", "cherry", "superfiltering_d")
+        ),
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    conda:
+        "../envs/core.yaml"
+    script:
+        "../scripts/select_ifd.py"

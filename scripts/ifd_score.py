@@ -1,0 +1,21 @@
+"""Rule ifd_score_shard: IFD rows of one pool shard (resumable). Rule ifd_gather: shards to one
+parquet keyed by record id (workflow_lib.ifd, workflow_lib.score_shards)."""
+
+from workflow_lib.ifd import score_pool_shard
+from workflow_lib.jobs import run_job
+from workflow_lib.records import read_pool
+from workflow_lib.score_shards import gather_scores
+
+
+def score(smk):
+    score_pool_shard(smk.input.pool, smk.output.shard, smk.wildcards.scatteritem,
+                     smk.input.model, dict(smk.params.scorer), device=smk.params.device,
+                     threads=smk.threads)
+
+
+def gather(smk):
+    ids = [record["id"] for record in read_pool(smk.input.pool)]
+    gather_scores(list(smk.input.shards), ids, smk.output.scores)
+
+
+run_job(snakemake, {"ifd_score_shard": score, "ifd_gather": gather}[snakemake.rule])
