@@ -23,7 +23,7 @@ LOCAL_SLURM = ROOT / "tests" / "slurm" / "local_slurm.sh"
 EXPECTED_LOCAL = {"download_pool", "prepare_corpus", "lmeval_tasks", "bpc_metrics",
                   "collect_metrics", "tables", "bpc_plots", "entropy_law_plot", "mtbench_data"}
 GPU_RULES = {"train", "lmeval", "bpc", "mtbench_answers", "iterit_initial_scores",
-             "train_iterit"}
+             "train_iterit", "ifd_score_shard"}
 
 # Loads the workflow through Snakemake's API (in a child process: the API changes directory and
 # sets up logging) and prints, per rule, its declared resources and whether it runs locally.
