@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from test_workflow import TINY_CONFIG, snakemake, write_config
 
 from tests.mtbench_fixtures import write_mtbench_data
@@ -30,6 +31,15 @@ def tiny_run(tmp_path_factory) -> Path:
                                                     "subset": "cc", "limit": 2}}})
     snakemake(workdir)
     return workdir
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models gain nothing from intra-op threads, and spin-waits stall on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

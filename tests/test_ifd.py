@@ -22,12 +22,7 @@ WORDS = ("the", "of", "and", "to", "in", "is", "you", "that", "it", "was", "for"
 MAX_LENGTH = {"superfiltering": 24, "cherry": 190}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module", params=[("gpt2", False), ("llama", True)], ids=["gpt2", "llama"])

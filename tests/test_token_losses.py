@@ -14,12 +14,7 @@ from workflow_lib.token_losses import SpanItem, plan_batches, span_mean_losses
 PAD = 3  # <|pad|> in tiny_model
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module", params=["gpt2", "llama"])
