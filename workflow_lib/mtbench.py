@@ -110,13 +110,19 @@ def _two_strings(record: Mapping, key: str, path, line: int) -> list[str]:
     return turns
 
 
-def load_questions(path: str | os.PathLike) -> list[dict]:
-    """MT-bench questions (`question_id` int, `category` str, `turns` two strings)."""
-    questions, seen = [], set()
+def _objects(path: str | os.PathLike):
+    """(line, record) of a JSONL file whose every line must be a JSON object."""
     for line, record in read_jsonl(path):
         if not isinstance(record, dict):
             raise DataError(f"expected a JSON object, got {type_name(record)}", path=path,
                             line=line)
+        yield line, record
+
+
+def load_questions(path: str | os.PathLike) -> list[dict]:
+    """MT-bench questions (`question_id` int, `category` str, `turns` two strings)."""
+    questions, seen = [], set()
+    for line, record in _objects(path):
         qid = _field(record, "question_id", int, path, line)
         _field(record, "category", str, path, line)
         _two_strings(record, "turns", path, line)
@@ -144,10 +150,7 @@ def load_answers(path: str | os.PathLike) -> dict[int, list[str]]:
     """A FastChat answer file (model or reference answers) as {question_id: [turn1, turn2]},
     first choice."""
     answers = {}
-    for line, record in read_jsonl(path):
-        if not isinstance(record, dict):
-            raise DataError(f"expected a JSON object, got {type_name(record)}", path=path,
-                            line=line)
+    for line, record in _objects(path):
         qid = _field(record, "question_id", int, path, line)
         choices = _field(record, "choices", list, path, line)
         if not choices or not isinstance(choices[0], dict):
@@ -160,10 +163,7 @@ def load_answers(path: str | os.PathLike) -> dict[int, list[str]]:
 def load_judge_prompts(path: str | os.PathLike) -> dict[str, dict]:
     """Judge prompt templates by name; the four single-answer grading prompts must be there."""
     prompts = {}
-    for line, record in read_jsonl(path):
-        if not isinstance(record, dict):
-            raise DataError(f"expected a JSON object, got {type_name(record)}", path=path,
-                            line=line)
+    for line, record in _objects(path):
         name = _field(record, "name", str, path, line)
         for key in ("system_prompt", "prompt_template", "output_format"):
             _field(record, key, str, path, line)
