@@ -272,7 +272,8 @@ def mtbench_generation():
 
 def mtbench_judge():
     """What shapes a run's judgments: the judge settings without the transport ones (parallel,
-    timeout, retries), which the job reads from the config; the API key stays in the environment."""
+    timeout, retries), which the job reads from the config; the API key stays in the environment.
+    """
     judge = MTBENCH["judge"]
     return {key: value for key, value in judge.items() if key not in TRANSPORT_KEYS}
 
