@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import json
 import re
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -121,17 +122,22 @@ class LocalJudge:
                 self._send(*judge._respond(body, self.headers.get("Authorization")))
 
             def _send(self, status: int, payload: dict) -> None:
+                with judge._lock:
+                    judge.answered += 1
+                    dying = judge.die_after is not None and judge.answered >= judge.die_after
+                if dying:
+                    # Refuse new connections before this answer leaves (a listening socket shut
+                    # down rejects them), so the client's next request always finds the server
+                    # dead; stop from another thread: shutdown() waits for serve_forever.
+                    with contextlib.suppress(OSError):
+                        judge._server.socket.shutdown(socket.SHUT_RDWR)
+                    threading.Thread(target=judge.stop, daemon=True).start()
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
-                with judge._lock:
-                    judge.answered += 1
-                    dying = judge.die_after is not None and judge.answered >= judge.die_after
-                if dying:  # stop from another thread: shutdown() waits for serve_forever
-                    threading.Thread(target=judge.stop, daemon=True).start()
 
             def log_message(self, *args: object) -> None:
                 pass
