@@ -138,6 +138,16 @@ def place_model(src: Path, out_dir: Path) -> list[str]:
     return [p.name for p in files]
 
 
+def job_arguments(smk) -> dict:
+    """The `train_run` arguments every training rule passes the same way, from its Snakemake
+    job object (wildcards.run, input.base_model, params.train/work_dir/offline, the output
+    folder, threads, log and the configured tools interpreter)."""
+    return {"run": smk.wildcards.run, "base_model": smk.input.base_model,
+            "train": dict(smk.params.train), "out_dir": smk.output[0],
+            "work_dir": smk.params.work_dir, "tools_python": smk.config["tools_python"],
+            "offline": smk.params.offline, "threads": smk.threads, "log_path": smk.log[0]}
+
+
 def train_run(*, run: str, selection: str, base_model: str, train: dict, out_dir: str,
               work_dir: str, tools_python: str, offline: bool, threads: int | None = None,
               log_path: str | None = None, overrides: dict | None = None,
