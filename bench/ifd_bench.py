@@ -8,7 +8,10 @@ sample is cut into rounds and each round runs both, alternating which goes first
 
 Prints samples/s of each, the ratio, Spearman's rho between the two IFD columns, the overlap of
 the selected top 10%, and tokens/s against the FLOP bound (2 × parameters per token at the
-fp32 matmul GFLOP/s measured on this machine in the same run).
+fp32 matmul GFLOP/s measured on this machine in the same run). It also prints the speed-of-light
+ratio: the baseline's time over the time the FLOPs any implementation must do (the body for
+every token of both passes, the LM head for the scored ones) take at that matmul rate; no fast
+path can beat the baseline by more than that on this machine.
 
     .venv/bin/python bench/ifd_bench.py --n 64 --preset superfiltering
 """
@@ -30,7 +33,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from workflow_lib.formats import convert_file  # noqa: E402
-from workflow_lib.ifd import PRESETS, Preset, ifd_fields, load_scorer, score_records  # noqa: E402
+from workflow_lib.ifd import (  # noqa: E402
+    PRESETS,
+    Preset,
+    ifd_fields,
+    load_scorer,
+    prepare,
+    score_records,
+)
 from workflow_lib.rank_stats import spearman, top_overlap  # noqa: E402
 from workflow_lib.records import read_pool  # noqa: E402
 
@@ -89,6 +99,16 @@ def reference_ifd(model, tok, record: dict, p: Preset) -> float | None:
     return ratio if math.isfinite(ratio) else None
 
 
+def needed_flops(model, tok, records: list[dict], p: Preset) -> float:
+    """Matmul FLOPs any scorer must do: the body for every token of both passes, the LM head
+    (vocabulary × hidden) only for the scored ones; attention score products not counted."""
+    head = model.get_output_embeddings().weight.numel()
+    body = sum(t.numel() for t in model.parameters()) - head
+    prepared = [prepare(r, tok, p) for r in records]
+    spans = [s for x in prepared if x.reason is None for s in (x.direct, x.cond)]
+    return 2 * body * sum(s.end for s in spans) + 2 * head * sum(s.n_scored for s in spans)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=64, help="records sampled from the pool")
@@ -96,6 +116,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=8192)
+    parser.add_argument("--max-padding", type=float, default=0.1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -108,6 +129,7 @@ def main() -> None:
     model, tok = load_scorer(str(MODEL))
     p = PRESETS[args.preset]
     params = sum(t.numel() for t in model.parameters())
+    needed = needed_flops(model, tok, records, p)
     gflops = matmul_gflops()
 
     base_ifd, fast_rows = [], []
@@ -123,7 +145,8 @@ def main() -> None:
             else:
                 fast_rows += score_records(chunk, model, tok, p, mode="fast",
                                            batch_size=args.batch_size,
-                                           max_tokens_per_batch=args.max_tokens)
+                                           max_tokens_per_batch=args.max_tokens,
+                                           max_padding=args.max_padding)
                 fast_s += time.perf_counter() - start
         print(f"round {r + 1}: baseline {base_s:.1f}s, fast {fast_s:.1f}s", file=sys.stderr)
 
@@ -135,7 +158,8 @@ def main() -> None:
     n = len(records)
     print(f"\nIFD bench: preset {p.name}, SmolLM2-135M fp32 ({params / 1e6:.1f}M parameters), "
           f"{n} Alpaca records, {tokens} tokens (both passes), {args.threads} threads, "
-          f"fast batch {args.batch_size} / {args.max_tokens} tokens\n")
+          f"fast batch {args.batch_size} / {args.max_tokens} tokens / "
+          f"{args.max_padding:.0%} padding\n")
     print("| | baseline (batch 1, reference style) | fast |")
     print("|---|---|---|")
     print(f"| wall time (s) | {base_s:.1f} | {fast_s:.1f} |")
@@ -145,6 +169,11 @@ def main() -> None:
     print(f"| share of FLOP bound | {share_base:.1%} | {share_fast:.1%} |")
     print(f"\nspeed-up fast/baseline: {base_s / fast_s:.2f}x")
     print(f"matmul {gflops:.1f} GFLOP/s fp32 -> FLOP bound {bound:.0f} tokens/s (2 x params/token)")
+    light = needed / (gflops * 1e9)
+    print(f"speed of light: the necessary {needed / 1e9:.0f} GFLOP take {light:.1f} s at that "
+          "rate; "
+          f"fast runs at {light / fast_s:.0%} of it; no implementation can beat the baseline by "
+          f"more than {base_s / light:.2f}x here")
     print(f"Spearman rho (baseline vs fast IFD, {len(pairs)} records): {spearman(a, b):.6f}")
     print(f"top-10% overlap: {top_overlap(a, b, 0.1):.3f}; "
           f"max |IFD difference|: {max(abs(x - y) for x, y in pairs):.2e}")

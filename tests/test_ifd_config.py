@@ -20,7 +20,8 @@ def test_scorer_and_method_defaults(demo_config):
     validate_config(demo_config)
     assert demo_config["scorers"]["smollm2-cherry"] == {
         "model": "smollm2-135m", "preset": "cherry", "max_length": None, "mode": "fast",
-        "dtype": "float32", "batch_size": 16, "max_tokens_per_batch": 8192, "chunk_size": 512}
+        "dtype": "float32", "batch_size": 16, "max_tokens_per_batch": 8192, "max_padding": 0.1,
+        "chunk_size": 512}
     assert demo_config["methods"]["cherry"]["threshold"] == 1.0
     assert demo_config["methods"]["sfd"]["ifd_num"] == 0.2
     assert demo_config["scoring"]["shards"] == 2

@@ -12,7 +12,8 @@ from workflow_lib.score_shards import gather_scores, read_scores, score_shard, s
 from workflow_lib.tiny_model import build_tiny_model, synthetic_texts
 
 SCORER = {"preset": "superfiltering", "max_length": 64, "mode": "fast", "dtype": "float32",
-          "batch_size": 4, "max_tokens_per_batch": None, "chunk_size": 3}
+          "batch_size": 4, "max_tokens_per_batch": None, "max_padding": 0.1,
+          "chunk_size": 3}
 
 
 @pytest.fixture(scope="module")

@@ -69,16 +69,17 @@ def test_equals_hf_loss_with_masked_labels(model):
 def test_padded_batches_agree_with_single_sequences(model):
     items = random_items(30, seed=1)
     alone = span_mean_losses(model, items, batch_size=1, pad_token_id=PAD)
-    for batch_size, max_tokens in [(8, None), (30, 200), (4, 64)]:
+    for batch_size, max_tokens, max_padding in [(8, None, None), (30, 200, None), (4, 64, None),
+                                                (30, None, 0.1)]:
         batched = span_mean_losses(model, items, batch_size=batch_size, pad_token_id=PAD,
-                                   max_tokens_per_batch=max_tokens)
+                                   max_tokens_per_batch=max_tokens, max_padding=max_padding)
         assert batched == pytest.approx(alone, abs=1e-5)
 
 
 def test_padding_id_does_not_matter(model):
     items = random_items(10, seed=2)
-    a = span_mean_losses(model, items, batch_size=10, pad_token_id=PAD)
-    b = span_mean_losses(model, items, batch_size=10, pad_token_id=7)
+    a = span_mean_losses(model, items, batch_size=10, pad_token_id=PAD, max_padding=None)
+    b = span_mean_losses(model, items, batch_size=10, pad_token_id=7, max_padding=None)
     assert a == pytest.approx(b, abs=1e-5)
 
 
@@ -111,5 +112,10 @@ def test_plan_batches():
     # 2 × 60 > 100: the longest item alone; 2 × 50 fits; 3 × 40 does not
     assert plan_batches(lengths, 8, 100) == [[5], [1, 3], [2, 4, 0]]
     assert sorted(i for b in plan_batches(lengths, 3, 10) for i in b) == list(range(6))
+    # at most 20% padding: 60+50+40 of 3 × 60 (17%) fits, adding 10 (160 of 240) does not
+    assert plan_batches(lengths, 8, None, 0.2) == [[5, 1, 3], [2, 4], [0]]
+    assert plan_batches(lengths, 8, None, 0.0) == [[5], [1], [3], [2], [4], [0]]
     with pytest.raises(ValueError):
         plan_batches(lengths, 0)
+    with pytest.raises(ValueError, match="max_padding"):
+        plan_batches(lengths, 2, None, 1.0)

@@ -46,7 +46,7 @@ from workflow_lib.jsonio import DataError
 from workflow_lib.manifest import file_sha256
 from workflow_lib.records import read_pool
 from workflow_lib.score_shards import fingerprint, score_shard, shard_range
-from workflow_lib.token_losses import SpanItem, span_mean_losses
+from workflow_lib.token_losses import DEFAULT_MAX_PADDING, SpanItem, span_mean_losses
 
 Mode = Literal["exact", "fast"]
 
@@ -230,14 +230,15 @@ def score_records(
     mode: Mode = "fast",
     batch_size: int = 16,
     max_tokens_per_batch: int | None = None,
+    max_padding: float | None = DEFAULT_MAX_PADDING,
     device: str | torch.device = "cpu",
     desc: str | None = None,
 ) -> list[dict]:
     """IFD rows (`id, loss_direct, loss_cond, ppl_direct, ppl_cond, ifd, n_tokens, n_response,
     reason`) of `records`, in order. `exact`: one sequence at a time with full logits, the
     references' computation; `fast`: both passes of all records in length-bucketed batches
-    (`token_losses`). `n_tokens` counts the tokens of both passes, `n_response` the scored
-    response tokens of the conditioned pass."""
+    (`token_losses`, at most a `max_padding` share of each batch padding). `n_tokens` counts
+    the tokens of both passes, `n_response` the scored response tokens of the conditioned pass."""
     if mode not in ("exact", "fast"):
         raise ValueError(f"mode must be 'exact' or 'fast', got {mode!r}")
     prepared = [prepare(r, tokenizer, p) for r in records]
@@ -250,7 +251,7 @@ def score_records(
     else:
         losses = span_mean_losses(model, items, batch_size=batch_size, pad_token_id=pad,
                                   device=device, max_tokens_per_batch=max_tokens_per_batch,
-                                  desc=desc)
+                                  max_padding=max_padding, desc=desc)
     pairs = iter(zip(losses[::2], losses[1::2], strict=True))
     return [
         _row(r["id"], prep, next(pairs) if prep.reason is None else None, p)
@@ -276,7 +277,8 @@ def score_pool_shard(
     threads: int | None = None,
 ) -> list[dict]:
     """Score shard `shard` ('k-of-N') of a pool file with a scorer config (`model`, `preset`,
-    `max_length`, `mode`, `dtype`, `batch_size`, `max_tokens_per_batch`, `chunk_size`), resuming
+    `max_length`, `mode`, `dtype`, `batch_size`, `max_tokens_per_batch`, `max_padding`,
+    `chunk_size`), resuming
     from the shard's progress file (`score_shards.score_shard`)."""
     if threads is not None:
         torch.set_num_threads(threads)
@@ -294,6 +296,7 @@ def score_pool_shard(
         return score_records(
             part[positions.start : positions.stop], model, tokenizer, p, mode=scorer["mode"],
             batch_size=scorer["batch_size"], max_tokens_per_batch=scorer["max_tokens_per_batch"],
+            max_padding=scorer["max_padding"],
             device=device, desc=f"IFD {shard} records {positions.start}-{positions.stop}",
         )
 

@@ -7,8 +7,10 @@ when the labels outside the span are -100 (and, for `start = 1, end = len(ids)`,
 `labels=ids`).
 
 How it is made fast without changing the numbers:
-* items are sorted by length and cut into batches of at most `batch_size` items (and at most
-  `max_tokens_per_batch` padded tokens), so little compute goes to padding;
+* items are sorted by length and cut into batches of at most `batch_size` items, at most
+  `max_tokens_per_batch` padded tokens and at most a `max_padding` share of padding (default
+  10%): a batch of short items next to a long one would otherwise spend most of its matmuls and
+  attention on pads, which on a CPU costs more than smaller batches do;
 * padding is on the right and no attention mask is passed: causal attention never lets a real
   token see a later pad, and absolute positions (GPT-2) do not shift, so a sequence scores the
   same alone and in a padded batch (up to kernel rounding, ~1e-6);
@@ -33,6 +35,8 @@ from transformers import PreTrainedModel
 
 from workflow_lib.bpc import _scored_nll, head_only_is_exact
 
+DEFAULT_MAX_PADDING = 0.1  # share of a batch's tokens that may be padding
+
 
 @dataclass(frozen=True)
 class SpanItem:
@@ -56,26 +60,39 @@ class SpanItem:
 
 
 def plan_batches(
-    lengths: Sequence[int], batch_size: int, max_tokens_per_batch: int | None = None
+    lengths: Sequence[int],
+    batch_size: int,
+    max_tokens_per_batch: int | None = None,
+    max_padding: float | None = None,
 ) -> list[list[int]]:
     """Indices of `lengths` grouped into batches, longest first (a memory error shows at once).
 
-    Each batch has at most `batch_size` items and, when `max_tokens_per_batch` is set, at most that
-    many padded tokens (items × longest); an item longer than the limit forms a batch of its own.
+    Each batch has at most `batch_size` items, at most `max_tokens_per_batch` padded tokens
+    (items × longest) when that is set, and at most a `max_padding` share of padding when that is
+    set; an item that fits no open batch starts a new one (alone, if it is longer than the limit).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if max_padding is not None and not 0 <= max_padding < 1:
+        raise ValueError(f"max_padding must be in [0, 1), got {max_padding}")
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     batches: list[list[int]] = []
+    real = 0  # tokens of the last batch's items
     for i in order:
         if batches:
             batch = batches[-1]
-            width = lengths[batch[0]]  # the first item of a batch is its longest
-            fits = max_tokens_per_batch is None or (len(batch) + 1) * width <= max_tokens_per_batch
-            if len(batch) < batch_size and fits:
+            padded = (len(batch) + 1) * lengths[batch[0]]  # the first item is the longest
+            fits = (
+                len(batch) < batch_size
+                and (max_tokens_per_batch is None or padded <= max_tokens_per_batch)
+                and (max_padding is None or real + lengths[i] >= (1 - max_padding) * padded)
+            )
+            if fits:
                 batch.append(i)
+                real += lengths[i]
                 continue
         batches.append([i])
+        real = lengths[i]
     return batches
 
 
@@ -87,6 +104,7 @@ def span_mean_losses(
     pad_token_id: int,
     device: str | torch.device = "cpu",
     max_tokens_per_batch: int | None = None,
+    max_padding: float | None = DEFAULT_MAX_PADDING,
     desc: str | None = None,
     head_only: bool | None = None,
 ) -> list[float]:
@@ -104,7 +122,7 @@ def span_mean_losses(
     lengths = [items[i].end for i in todo]
     batches = [
         [todo[j] for j in batch]
-        for batch in plan_batches(lengths, batch_size, max_tokens_per_batch)
+        for batch in plan_batches(lengths, batch_size, max_tokens_per_batch, max_padding)
     ]
     was_training = model.training
     model.eval()
