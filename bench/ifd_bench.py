@@ -48,19 +48,27 @@ POOL = ROOT.parent / "shared" / "data" / "pools" / "alpaca_sample_2k.json"
 MODEL = ROOT / "resources" / "models" / "smollm2-135m"
 
 
-def matmul_gflops(size: int = 1024, reps: int = 8) -> float:
-    """Best fp32 GFLOP/s of a square matmul over a few repetitions."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
+def matmul_gflops(device: str = "cpu", size: int = 1024, reps: int = 8) -> float:
+    """Best fp32 GFLOP/s of a square matmul on `device` over a few repetitions."""
+    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
     a @ b
     best = math.inf
     for _ in range(reps):
+        sync(device)
         start = time.perf_counter()
         a @ b
+        sync(device)
         best = min(best, time.perf_counter() - start)
     return 2 * size**3 / best / 1e9
 
 
-def reference_ifd(model, tok, record: dict, p: Preset) -> float | None:
+def sync(device: str) -> None:
+    """Wait for queued kernels (a no-op on the CPU)."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def reference_ifd(model, tok, record: dict, p: Preset, device: str = "cpu") -> float | None:
     """One record the reference way; None where the reference gives 0/NaN or skips it."""
     instruction, input_, output = ifd_fields(record)
     if output == "":
@@ -72,7 +80,8 @@ def reference_ifd(model, tok, record: dict, p: Preset) -> float | None:
     direct_max = p.max_length - n_prompt + p.direct_max_offset
 
     def part(text, max_length):
-        ids = torch.tensor([tok.encode(text, truncation=True, max_length=max_length)])
+        ids = torch.tensor([tok.encode(text, truncation=True, max_length=max_length)],
+                           device=device)
         start = len(tok.encode(text[: text.rfind(output)]))
         labels = ids.clone()
         labels[0, :start] = -100
@@ -86,7 +95,8 @@ def reference_ifd(model, tok, record: dict, p: Preset) -> float | None:
         return sum(scored) / len(scored) if scored else math.nan
 
     if p.ratio == "ppl":
-        ids = torch.tensor([tok.encode(output, truncation=True, max_length=direct_max)])
+        ids = torch.tensor([tok.encode(output, truncation=True, max_length=direct_max)],
+                           device=device)
         with torch.no_grad():
             loss_d = model(ids, labels=ids, output_hidden_states=True).loss.item()
         loss_c = part(whole, p.max_length)
@@ -117,20 +127,23 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=8192)
     parser.add_argument("--max-padding", type=float, default=0.1)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads")
+    parser.add_argument("--device", default="cpu", help="where the model runs, e.g. cuda")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if args.n < 10:
+        parser.error("--n must be at least 10: the top-10% overlap needs one selected record")
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         canonical = Path(tmp) / "alpaca.jsonl"
         convert_file(POOL, canonical, "alpaca", id_prefix="alpaca")
         pool = list(read_pool(canonical))
     records = random.Random(args.seed).sample(pool, args.n)
-    model, tok = load_scorer(str(MODEL))
+    model, tok = load_scorer(str(MODEL), device=args.device)
     p = PRESETS[args.preset]
     params = sum(t.numel() for t in model.parameters())
     needed = needed_flops(model, tok, records, p)
-    gflops = matmul_gflops()
+    gflops = matmul_gflops(args.device)
 
     base_ifd, fast_rows = [], []
     base_s = fast_s = 0.0
@@ -140,13 +153,13 @@ def main() -> None:
         for which in ("base", "fast") if r % 2 == 0 else ("fast", "base"):
             start = time.perf_counter()
             if which == "base":
-                base_ifd += [reference_ifd(model, tok, rec, p) for rec in chunk]
+                base_ifd += [reference_ifd(model, tok, rec, p, args.device) for rec in chunk]
                 base_s += time.perf_counter() - start
             else:
                 fast_rows += score_records(chunk, model, tok, p, mode="fast",
                                            batch_size=args.batch_size,
                                            max_tokens_per_batch=args.max_tokens,
-                                           max_padding=args.max_padding)
+                                           max_padding=args.max_padding, device=args.device)
                 fast_s += time.perf_counter() - start
         print(f"round {r + 1}: baseline {base_s:.1f}s, fast {fast_s:.1f}s", file=sys.stderr)
 
@@ -157,7 +170,8 @@ def main() -> None:
     bound = gflops * 1e9 / (2 * params)
     n = len(records)
     print(f"\nIFD bench: preset {p.name}, SmolLM2-135M fp32 ({params / 1e6:.1f}M parameters), "
-          f"{n} Alpaca records, {tokens} tokens (both passes), {args.threads} threads, "
+          f"{n} Alpaca records, {tokens} tokens (both passes), {args.device}, "
+          f"{args.threads} CPU threads, "
           f"fast batch {args.batch_size} / {args.max_tokens} tokens / "
           f"{args.max_padding:.0%} padding\n")
     print("| | baseline (batch 1, reference style) | fast |")
