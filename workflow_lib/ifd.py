@@ -278,8 +278,7 @@ def score_pool_shard(
 ) -> list[dict]:
     """Score shard `shard` ('k-of-N') of a pool file with a scorer config (`model`, `preset`,
     `max_length`, `mode`, `dtype`, `batch_size`, `max_tokens_per_batch`, `max_padding`,
-    `chunk_size`), resuming
-    from the shard's progress file (`score_shards.score_shard`)."""
+    `chunk_size`), resuming from the shard's progress file (`score_shards.score_shard`)."""
     if threads is not None:
         torch.set_num_threads(threads)
     records = list(read_pool(pool_path))
