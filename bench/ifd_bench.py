@@ -43,6 +43,7 @@ from workflow_lib.ifd import (  # noqa: E402
 )
 from workflow_lib.rank_stats import spearman, top_overlap  # noqa: E402
 from workflow_lib.records import read_pool  # noqa: E402
+from workflow_lib.token_losses import DEFAULT_MAX_PADDING  # noqa: E402
 
 POOL = ROOT.parent / "shared" / "data" / "pools" / "alpaca_sample_2k.json"
 MODEL = ROOT / "resources" / "models" / "smollm2-135m"
@@ -126,7 +127,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=8192)
-    parser.add_argument("--max-padding", type=float, default=0.1)
+    parser.add_argument("--max-padding", type=float, default=DEFAULT_MAX_PADDING)
     parser.add_argument("--threads", type=int, default=2, help="CPU threads")
     parser.add_argument("--device", default="cpu", help="where the model runs, e.g. cuda")
     parser.add_argument("--seed", type=int, default=0)
@@ -185,9 +186,8 @@ def main() -> None:
     print(f"matmul {gflops:.1f} GFLOP/s fp32 -> FLOP bound {bound:.0f} tokens/s (2 x params/token)")
     light = needed / (gflops * 1e9)
     print(f"speed of light: the necessary {needed / 1e9:.0f} GFLOP take {light:.1f} s at that "
-          "rate; "
-          f"fast runs at {light / fast_s:.0%} of it; no implementation can beat the baseline by "
-          f"more than {base_s / light:.2f}x here")
+          f"rate; fast runs at {light / fast_s:.0%} of it; no implementation can beat the "
+          f"baseline by more than {base_s / light:.2f}x here")
     print(f"Spearman rho (baseline vs fast IFD, {len(pairs)} records): {spearman(a, b):.6f}")
     print(f"top-10% overlap: {top_overlap(a, b, 0.1):.3f}; "
           f"max |IFD difference|: {max(abs(x - y) for x, y in pairs):.2e}")
