@@ -243,9 +243,9 @@ def lmeval_task_settings():
 
 
 def mtbench_source_files(wildcards):
-    """The local MT-bench files (a change redoes the copy); none for a download."""
+    """The local MT-bench files (a change redoes the copy); none for a download or the demo set."""
     folder = MTBENCH["local_data"]
-    if folder is None:
+    if folder is None or MTBENCH["questions"] == "demo":
         return {}
     names = {
         "questions": "question.jsonl",

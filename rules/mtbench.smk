@@ -16,6 +16,7 @@ rule mtbench_data:
     log:
         "logs/mtbench_data.log",
     params:
+        questions=MTBENCH["questions"],
         local_data=MTBENCH["local_data"],
         check_sha256=MTBENCH["check_sha256"],
     conda:

@@ -5,8 +5,9 @@ from pathlib import Path
 
 from workflow_lib.jobs import run_job
 from workflow_lib.jsonio import write_json, write_jsonl
-from workflow_lib.manifest import environment
+from workflow_lib.manifest import environment, file_sha256
 from workflow_lib.mtbench import (
+    DATA_FILES,
     fetch_data,
     judge_items,
     load_answers,
@@ -16,12 +17,18 @@ from workflow_lib.mtbench import (
     subset_questions,
 )
 from workflow_lib.mtbench_answers import generate_answers
+from workflow_lib.mtbench_demo import write_demo_data
 from workflow_lib.mtbench_judge import TRANSPORT_KEYS, judge_run
 
 
 def data(smk):
     out = Path(smk.output.questions).parent
-    files = fetch_data(out, smk.params.local_data, smk.params.check_sha256)
+    if smk.params.questions == "demo":
+        write_demo_data(out)
+        files = {name: {"source": "workflow_lib/mtbench_demo.py", "sha256": file_sha256(out / name)}
+                 for name in DATA_FILES}
+    else:
+        files = fetch_data(out, smk.params.local_data, smk.params.check_sha256)
     load_questions(smk.output.questions)
     load_answers(smk.output.references)
     load_judge_prompts(smk.output.prompts)

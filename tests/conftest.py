@@ -10,8 +10,6 @@ import pytest
 import torch
 from test_workflow import TINY_CONFIG, snakemake, write_config
 
-from tests.mtbench_fixtures import write_mtbench_data
-
 SUMMARY = pytest.StashKey[list[str]]()
 
 
@@ -22,9 +20,7 @@ def tiny_run(tmp_path_factory) -> Path:
     rows = [{"content": f"doc {i} " * (i + 1), "subset": "cc" if i % 2 else "python", "meta": {}}
             for i in range(6)]
     (workdir / "corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    write_mtbench_data(workdir / "mtbench")  # MT-bench-shaped files (not the pinned ones)
-    mtbench = {"enabled": True, "max_new_tokens": 8, "per_category": 1,
-               "local_data": "mtbench", "check_sha256": False}
+    mtbench = {"enabled": True, "max_new_tokens": 8, "per_category": 1, "questions": "demo"}
     write_config(workdir, {**TINY_CONFIG, "eval": {**TINY_CONFIG["eval"], "mtbench": mtbench},
                            "corpora": {"small_cc": {"source": {"kind": "local",
                                                                "path": "corpus.jsonl"},

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.mtbench_fixtures import QUESTIONS, REFERENCES, write_mtbench_data
 from workflow_lib import mtbench
 from workflow_lib.errors import UserError
 from workflow_lib.jsonio import DataError, read_jsonl, write_jsonl
@@ -29,6 +28,7 @@ from workflow_lib.mtbench import (
     parse_rating,
     subset_questions,
 )
+from workflow_lib.mtbench_demo import QUESTIONS, REFERENCES, write_demo_data
 from workflow_lib.mtbench_judge import JudgmentCache, judge_answers, judge_run
 from workflow_lib.tiny_model import build_tiny_model, synthetic_texts
 
@@ -42,7 +42,7 @@ JUDGE = {"kind": "local", "base_url": None, "model": "gpt-4", "api_key_env": Non
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
-    return write_mtbench_data(tmp_path_factory.mktemp("mtbench"))
+    return write_demo_data(tmp_path_factory.mktemp("mtbench"))
 
 
 @pytest.fixture(scope="module")
@@ -361,7 +361,7 @@ def test_local_files_are_checked_against_the_pinned_sha256(data, tmp_path):
 def test_download_is_checked_against_the_pinned_sha256(data, tmp_path, monkeypatch):
     """The download path against a loopback HTTP server laid out like the FastChat repository."""
     repo = tmp_path / "repo" / mtbench.FASTCHAT_COMMIT / "fastchat" / "llm_judge" / "data"
-    write_mtbench_data(repo / "mt_bench")
+    write_demo_data(repo / "mt_bench")
     (repo / "mt_bench" / "judge_prompts.jsonl").rename(repo / "judge_prompts.jsonl")
     handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path / "repo"))
     handler.log_message = lambda *a: None

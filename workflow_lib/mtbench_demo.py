@@ -1,10 +1,13 @@
-"""MT-bench-shaped fixture files written by the tests themselves (the real files live outside the
-repository): questions of a plain and a reference-guided category, GPT-4-style references, and
-judge prompts with FastChat's names, placeholders and answer markers (wording of our own)."""
+"""The demo's MT-bench data, written by the project in FastChat's format (`eval.mtbench.questions:
+demo`): six two-turn questions of plain and reference-guided categories, reference answers for the
+math, reasoning and coding ones, and judge prompts with FastChat's names, placeholders and answer
+markers (wording of our own). The real FastChat files stay what recipes download or copy; this
+set lets the offline demo and the tests run the MT-bench code path on a fresh clone."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 QUESTIONS = [
@@ -56,8 +59,9 @@ def _jsonl(path: Path, rows: list[dict]) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
 
 
-def write_mtbench_data(folder: Path) -> Path:
+def write_demo_data(folder: str | os.PathLike) -> Path:
     """question.jsonl, reference_answer/gpt-4.jsonl and judge_prompts.jsonl under `folder`."""
+    folder = Path(folder)
     _jsonl(folder / "question.jsonl", QUESTIONS)
     _jsonl(folder / "reference_answer" / "gpt-4.jsonl", [
         {"question_id": qid, "answer_id": f"ref{qid}", "model_id": "gpt-4",
