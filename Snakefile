@@ -41,6 +41,7 @@ include: "rules/mtbench.smk"
 include: "rules/report.smk"
 
 
+# A grid without base models only selects: nothing is trained or evaluated, so no metrics.
 rule all:
     default_target: True
     input:
@@ -49,6 +50,6 @@ rule all:
         rules.models.input,
         rules.select_all.input,
         rules.train_all.input,
-        rules.tables.output,
-        rules.entropy_law_plot.output,
-        rules.bpc_plots.output if config["eval"]["bpc"]["corpora"] else [],
+        rules.tables.output if RUNS else [],
+        rules.entropy_law_plot.output if RUNS else [],
+        rules.bpc_plots.output if RUNS and config["eval"]["bpc"]["corpora"] else [],

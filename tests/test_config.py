@@ -123,3 +123,38 @@ def test_ambiguous_run_names_are_rejected(demo_config):
     validate_config(demo_config)
     with pytest.raises(ConfigError, match="'demo-b-c-120-smollm2-135m' is ambiguous"):
         runs(demo_config)
+
+
+SELECTION_ONLY = {
+    "pools": {"mine": {"source": {"kind": "local", "path": "mine.json"}}},
+    "methods": {"random": {"kind": "random"}, "zip": {"kind": "zip", "k1": 200}},
+    "experiments": [{"pools": ["mine"], "methods": ["random", "zip"], "budgets": [20, 0.5]}],
+}
+
+
+def test_selection_only_config_needs_no_model():
+    config = validate_config(copy.deepcopy(SELECTION_ONLY))
+    assert config["models"] == {} and config["experiments"][0]["base_models"] == []
+    assert runs(config) == []
+    assert [c.path for c in selections(config)] == [
+        "results/selections/mine/random/20", "results/selections/mine/random/0.5",
+        "results/selections/mine/zip/20", "results/selections/mine/zip/0.5"]
+
+
+@pytest.mark.parametrize(("method", "scorers", "expected"), [
+    ({"kind": "iterit"}, {},
+     "experiments.0.base_models: needed by it (selection during training)"),
+    ({"kind": "superfiltering", "scorer": "sf"},
+     {"sf": {"model": "gpt2", "preset": "superfiltering"}},
+     "scorers.sf.model: 'gpt2' is not defined in models (defined: none); IFD scoring needs"),
+    ({"kind": "cherry", "scorer": "c"}, {},
+     "methods.it.scorer: 'c' is not defined in scorers (defined: none)"),
+])
+def test_selection_only_config_names_what_needs_a_model(method, scorers, expected):
+    config = copy.deepcopy(SELECTION_ONLY)
+    config["methods"]["it"] = method
+    config["scorers"] = scorers
+    config["experiments"][0]["methods"].append("it")
+    with pytest.raises(ConfigError) as err:
+        validate_config(config)
+    assert expected in str(err.value)

@@ -84,6 +84,10 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     return config
 
 
+def _defined(section: dict) -> str:
+    return ", ".join(sorted(section)) or "none"
+
+
 def _reference_problems(config: dict) -> list[str]:
     problems = []
     for i, exp in enumerate(config["experiments"]):
@@ -91,9 +95,8 @@ def _reference_problems(config: dict) -> list[str]:
                                ("base_models", "models")):
             for name in exp[field]:
                 if name not in config[section]:
-                    defined = ", ".join(sorted(config[section]))
                     problems.append(f"experiments.{i}.{field}: {name!r} is not defined in "
-                                    f"{section} (defined: {defined})")
+                                    f"{section} (defined: {_defined(config[section])})")
     for name, model in config["models"].items():
         pool = model["source"].get("tokenizer_pool")
         if pool is not None and pool not in config["pools"]:
@@ -104,9 +107,8 @@ def _reference_problems(config: dict) -> list[str]:
             problems.append(f"corpora.{name}.source.pool: {pool!r} is not a demo pool")
     for i, name in enumerate(config["eval"]["bpc"]["corpora"]):
         if name not in config["corpora"]:
-            defined = ", ".join(sorted(config["corpora"])) or "none"
             problems.append(f"eval.bpc.corpora.{i}: {name!r} is not defined in corpora "
-                            f"(defined: {defined})")
+                            f"(defined: {_defined(config['corpora'])})")
     problems += _judge_problems(config["eval"]["mtbench"]["judge"])
     for i, exp in enumerate(config["experiments"]):
         during = [m for m in exp["methods"] if config["methods"].get(m, {}).get("kind")
@@ -114,17 +116,20 @@ def _reference_problems(config: dict) -> list[str]:
         if during and "all" in exp["budgets"]:
             problems.append(f"experiments.{i}.budgets: 'all' cannot be the per-epoch budget of "
                             f"{', '.join(during)} (selection during training)")
+        if during and not exp["base_models"]:
+            problems.append(f"experiments.{i}.base_models: needed by {', '.join(during)} "
+                            "(selection during training): name a model of `models`")
     for name, scorer in config["scorers"].items():
         if scorer["model"] not in config["models"]:
-            problems.append(f"scorers.{name}.model: {scorer['model']!r} is not defined in models")
+            problems.append(f"scorers.{name}.model: {scorer['model']!r} is not defined in models "
+                            f"(defined: {_defined(config['models'])}); IFD scoring needs a model")
     for name, method in config["methods"].items():
         scorer = method.get("scorer")
         if scorer is None:
             continue
         if scorer not in config["scorers"]:
-            defined = ", ".join(sorted(config["scorers"])) or "none"
             problems.append(f"methods.{name}.scorer: {scorer!r} is not defined in scorers "
-                            f"(defined: {defined})")
+                            f"(defined: {_defined(config['scorers'])})")
             continue
         wanted = "cherry" if method["kind"] == "cherry" else "superfiltering"
         if config["scorers"][scorer]["preset"] != wanted:
