@@ -8,7 +8,7 @@ CORE_ENV := envs/core.yaml
 TOOLS_ENVS := envs/train.yaml envs/eval.yaml
 REQS := $(PYTHON) envs/pip_requirements.py
 
-.PHONY: venv tools demo test lint dryrun lock clean-venv
+.PHONY: venv tools chromium demo test lint dryrun lock clean-venv
 
 venv: $(VENV)/.installed
 
@@ -37,8 +37,14 @@ $(VENV)/.installed: $(CORE_ENV) envs/constraints-core.txt envs/pip_requirements.
 demo: venv tools
 	$(BIN)/snakemake --cores $(CORES)
 
-test: venv tools lint
+test: venv tools chromium lint
 	$(BIN)/pytest
+
+# tests/test_report_browser.py opens the report in headless Chromium (Debian's package).
+chromium:
+	@command -v chromium >/dev/null || { command -v apt-get >/dev/null && \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; } || \
+	  { echo "make chromium: install Chromium (Debian: apt-get install chromium)" >&2; exit 1; }
 
 lint: venv
 	$(BIN)/ruff check .

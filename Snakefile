@@ -1,7 +1,7 @@
 """Sieve: instruction-tuning data selection, from raw pool to paper table.
 
-Named targets: pools, corpora, models, select_all, train_all, eval_all, mtbench_all, tables,
-bpc_plots, entropy_law_plot (and `all`, the default). See README.md.
+Named targets: pools, corpora, models, select_all (with selection_report), train_all, eval_all,
+mtbench_all, tables, bpc_plots, entropy_law_plot (and `all`, the default). See README.md.
 """
 
 import sys
@@ -39,6 +39,7 @@ include: "rules/evaluate.smk"
 include: "rules/bpc.smk"
 include: "rules/mtbench.smk"
 include: "rules/report.smk"
+include: "rules/selection_report.smk"
 
 
 # A grid without base models only selects: nothing is trained or evaluated, so no metrics.

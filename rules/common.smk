@@ -298,3 +298,46 @@ def method_scores(wildcards):
     """The gathered per-record scores an IFD selection method reads."""
     scorer = method_params(wildcards)["scorer"]
     return f"results/scores/{wildcards.pool}/{scorer}.parquet"
+
+
+def selection_pools():
+    """Pools with a selection file in the grid, in config order."""
+    return list(dict.fromkeys(cell.pool for cell in file_selections()))
+
+
+SELECTION_PLOTS = ("overlap", "rank_agreement", "distributions")
+
+
+def selection_report_files():
+    """The selection table and each pool's selection plots (rule selection_report)."""
+    return [
+        "results/tables/selections.csv",
+        *expand(
+            "results/plots/selections/{pool}/{plot}.png",
+            pool=selection_pools(),
+            plot=SELECTION_PLOTS,
+        ),
+    ]
+
+
+def pool_selection_manifests(wildcards):
+    """manifest.json of every selection file of one pool."""
+    return [
+        f"{cell.path}/manifest.json"
+        for cell in file_selections()
+        if cell.pool == wildcards.pool
+    ]
+
+
+def pool_score_files(wildcards):
+    """The IFD scores that the selection methods of one pool read."""
+    scorers = [
+        config["methods"][cell.method].get("scorer")
+        for cell in file_selections()
+        if cell.pool == wildcards.pool
+    ]
+    return [
+        f"results/scores/{wildcards.pool}/{scorer}.parquet"
+        for scorer in dict.fromkeys(scorers)
+        if scorer is not None
+    ]

@@ -1,4 +1,5 @@
-"""Report: the tidy metrics table, the paper tables and the plots (all in `snakemake --report`)."""
+"""Report: the tidy metrics table, the paper tables and the plots (all in `snakemake --report`);
+the selection table and plots: rules/selection_report.smk."""
 
 
 localrules:
@@ -35,11 +36,6 @@ rule tables:
             "results/tables/main.csv", caption="../report/main.rst", category="Tables"
         ),
         tex="results/tables/main.tex",
-        selections=report(
-            "results/tables/selections.csv",
-            caption="../report/selections.rst",
-            category="Tables",
-        ),
     log:
         "logs/report/tables.log",
     conda:

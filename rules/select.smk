@@ -25,6 +25,8 @@ rule select_baseline:
         "../scripts/select_baseline.py"
 
 
+# A selection-only run ends with its report: `snakemake select_all --report report.html`.
 rule select_all:
     input:
         selection_outputs(file_selections()),
+        selection_report_files(),

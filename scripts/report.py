@@ -19,11 +19,9 @@ def collect(smk):
 
 
 def tables(smk):
-    selections = selection_table(smk.input.manifests)
-    table = main_table(read_metrics_table(smk.input.metrics), selections)
+    table = main_table(read_metrics_table(smk.input.metrics), selection_table(smk.input.manifests))
     for path in (smk.output.md, smk.output.csv, smk.output.tex):
         write_table(table, path)
-    write_table(selections, smk.output.selections)
 
 
 def bpc_plots(smk):

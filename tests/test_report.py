@@ -20,6 +20,7 @@ from workflow_lib.report import (
     read_metrics_table,
     save_figure,
     selection_table,
+    source_mix,
     to_latex,
     to_markdown,
     write_table,
@@ -69,7 +70,9 @@ def files(tmp_path):
     manifests = [write(tmp_path / method / budget / "manifest.json",
                        {"pool": "demo", "method": method, "budget": parse_budget(budget),
                         "stats": {"n_records": 60 if budget == "all" else 10,
-                                  "response_chars_mean": 123.456, "compression_ratio": ratio}})
+                                  "n_turns_mean": 2.0, "response_chars_mean": 123.456,
+                                  "conversation_chars_mean": 150.0, "compression_ratio": ratio,
+                                  "source_mix": {"x": 3, "y": 7}}})
                  for (method, budget), ratio in RATIO.items()]
     return paths, manifests
 
@@ -135,6 +138,18 @@ def test_main_table_rows_are_methods_with_selection_stats_and_benchmark_columns(
     assert table["compression ratio"].tolist()[1:] == [3.0, 2.6, 2.2]
     assert table["cc (bpc) ↓"].tolist() == list(CC.values())
     assert table["py (bpc) ↓"].isna().tolist() == [False, False, True, True]
+
+
+def test_selection_table_has_the_manifest_statistics(selections, files):
+    assert list(selections.columns) == [
+        "pool", "method", "budget", "size", "mean turns", "mean response chars",
+        "mean conversation chars", "compression ratio", "source mix", "manifest"]
+    assert selections.loc[2].tolist() == ["demo", "longest", "10", 10, 2.0, 123.456, 150.0, 2.2,
+                                          "y 70%, x 30%", str(files[1][2])]
+    assert source_mix({"a": 1, "b": 1, "c": 2}) == "c 50%, a 25%, b 25%"
+    cells = to_markdown(selections).splitlines()[2].split("|")
+    assert [c.strip() for c in cells[4:10]] == ["60", "2.00", "123.5", "150.0", "3.000",
+                                                "y 70%, x 30%"]
 
 
 def test_markdown_and_latex_render_formatted_cells(metrics, selections, tmp_path):

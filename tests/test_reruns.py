@@ -23,7 +23,8 @@ def test_named_target_builds_only_its_upstream_jobs(tiny_run, tmp_path):
     copy_run(tiny_run, tmp_path, items=("config.yaml", "corpus.jsonl"))
     proc = snakemake(tmp_path, "select_all")
     assert planned_jobs(proc) == {"generate_demo_pool": 1, "convert_pool": 1,
-                                  "select_baseline": 2, "select_all": 1}
+                                  "select_baseline": 2, "selection_table": 1,
+                                  "selection_plots": 1, "select_all": 1}
     assert not (tmp_path / "resources/models").exists()
     assert not (tmp_path / "results/eval").exists()
     # The rest of the pipeline reuses what the target built, and a file target plans only its
@@ -83,7 +84,8 @@ def test_run_killed_during_training_completes_identical_to_an_uninterrupted_run(
 CHANGES = {
     # key path: (new value, jobs that rerun besides the report and `all`, a name no rerun output
     # may contain)
-    "methods.random.seed": (7, {"select_baseline": 1, "train": 1, "lmeval": 1, "bpc": 1,
+    "methods.random.seed": (7, {"select_baseline": 1, "selection_table": 1,
+                                "selection_plots": 1, "train": 1, "lmeval": 1, "bpc": 1,
                                 "bpc_metrics": 1, "mtbench_answers": 1, "mtbench_judge": 1},
                             "longest"),
     "train.learning_rate": (2.0e-3, {"train": 2, "lmeval": 2, "bpc": 2, "bpc_metrics": 2,

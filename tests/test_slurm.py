@@ -21,7 +21,8 @@ PROFILE = ROOT / "profiles" / "slurm"
 LOCAL_SLURM = ROOT / "tests" / "slurm" / "local_slurm.sh"
 # Rules that only move small files or draw tables and plots: never worth a queue wait.
 EXPECTED_LOCAL = {"download_pool", "prepare_corpus", "lmeval_tasks", "bpc_metrics",
-                  "collect_metrics", "tables", "bpc_plots", "entropy_law_plot", "mtbench_data"}
+                  "collect_metrics", "tables", "bpc_plots", "entropy_law_plot", "mtbench_data",
+                  "selection_table", "selection_plots"}
 GPU_RULES = {"train", "lmeval", "bpc", "mtbench_answers", "iterit_initial_scores",
              "train_iterit", "ifd_score_shard"}
 
@@ -78,8 +79,8 @@ def test_small_file_rules_are_local_and_aggregates_run_nothing(demo_rules):
     assert local >= EXPECTED_LOCAL
     assert local.isdisjoint(GPU_RULES | {"train", "prepare_model", "select_baseline"})
     norun = {name for name, rule in demo_rules.items() if rule["norun"]}
-    assert norun == {"all", "pools", "corpora", "models", "select_all", "train_all", "eval_all",
-                     "mtbench_all"}
+    assert norun == {"all", "pools", "corpora", "models", "select_all", "selection_report",
+                     "train_all", "eval_all", "mtbench_all"}
 
 
 def test_gpu_rules_ask_for_a_gpu_only_when_train_device_is_gpu(demo_rules, tmp_path):

@@ -15,8 +15,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile")]
-NAMED_TARGETS = ["all", "pools", "corpora", "models", "select_all", "train_all", "eval_all",
-                 "mtbench_all", "tables", "bpc_plots", "entropy_law_plot"]
+NAMED_TARGETS = ["all", "pools", "corpora", "models", "select_all", "selection_report",
+                 "train_all", "eval_all", "mtbench_all", "tables", "bpc_plots", "entropy_law_plot"]
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -75,6 +75,9 @@ def test_dry_run_of_each_named_target_on_the_demo_config(tmp_path, target):
         assert jobs["select_ifd"] == 2 and jobs["ifd_gather"] == 2
         assert jobs["ifd_score_shard"] == 4  # 2 scorers x scoring.shards (2)
         assert jobs["convert_pool"] == 1
+    if target in ("all", "select_all", "selection_report"):
+        assert jobs["selection_table"] == jobs["selection_plots"] == 1  # one pool
+        assert "ifd_gather" in jobs  # the rank agreement reads the IFD scores
     if target == "eval_all":
         assert jobs["lmeval"] == 8 and jobs["bpc"] == 16 and jobs["train"] == 5
         assert jobs["train_iterit"] == 2 and jobs["iterit_initial_scores"] == 1

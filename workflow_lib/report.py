@@ -34,11 +34,14 @@ EVALUATORS = ("lmeval", "bpc", "mtbench")
 RUN_COLUMNS = ["pool", "method", "budget", "base_model"]
 METRIC_COLUMNS = ["run", *RUN_COLUMNS, "evaluator", "benchmark", "metric", "value", "stderr",
                   "n", "higher_is_better"]
-STAT_COLUMNS = ["size", "mean response chars", "compression ratio"]
+STAT_COLUMNS = ["size", "mean response chars", "compression ratio"]  # in the paper table
+SELECTION_COLUMNS = ["size", "mean turns", "mean response chars", "mean conversation chars",
+                     "compression ratio", "source mix"]
 # Evaluators whose detail rows (per category, per turn, spread, failures) stay in metrics.csv:
 # only these (benchmark, metric) pairs of theirs become paper-table columns.
 PAPER_METRICS = {"mtbench": {("mt_bench", "score")}}
-DIGITS = {"mean response chars": 1, "compression ratio": 3}  # decimals; others: `digits`
+DIGITS = {"mean turns": 2, "mean response chars": 1, "mean conversation chars": 1,
+          "compression ratio": 3}  # decimals; others: `digits`
 _TEXT_COLUMNS = ["run", *RUN_COLUMNS, "evaluator", "benchmark", "metric"]
 _CELL = ["pool", "method", "budget"]
 
@@ -141,17 +144,28 @@ def read_metrics_table(path: str | os.PathLike) -> pd.DataFrame:
     return _typed(table)
 
 
+def source_mix(counts: dict[str, int]) -> str:
+    """Sources by descending count as `name share%`, e.g. "alpaca 75%, dolly 25%"."""
+    total = sum(counts.values())
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    return ", ".join(f"{name} {count / total:.0%}" for name, count in ranked)
+
+
 def selection_table(manifests: Iterable[str | os.PathLike]) -> pd.DataFrame:
-    """Pool, method, budget and the statistics (`STAT_COLUMNS`) of each selection manifest."""
+    """Pool, method, budget and the statistics (`SELECTION_COLUMNS`) of each selection
+    manifest, and the manifest's path."""
     rows = []
     for path in manifests:
         manifest = json.loads(Path(path).read_text(encoding="utf-8"))
         stats = manifest["stats"]
         rows.append({"pool": manifest["pool"], "method": manifest["method"],
                      "budget": str(manifest["budget"]), "size": stats["n_records"],
+                     "mean turns": stats["n_turns_mean"],
                      "mean response chars": stats["response_chars_mean"],
-                     "compression ratio": stats["compression_ratio"], "manifest": str(path)})
-    return pd.DataFrame(rows, columns=[*_CELL, *STAT_COLUMNS, "manifest"])
+                     "mean conversation chars": stats["conversation_chars_mean"],
+                     "compression ratio": stats["compression_ratio"],
+                     "source mix": source_mix(stats["source_mix"]), "manifest": str(path)})
+    return pd.DataFrame(rows, columns=[*_CELL, *SELECTION_COLUMNS, "manifest"])
 
 
 def _key(benchmark: str, metric: str) -> str:
@@ -281,7 +295,8 @@ def _panels(n: int, title: str) -> tuple[Figure, list[Axes]]:
     return fig, list(fig.subplots(1, max(n, 1), squeeze=False)[0])
 
 
-def _nothing(ax: Axes, message: str) -> None:
+def no_data(ax: Axes, message: str) -> None:
+    """An empty panel that says why it is empty."""
     ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, transform=ax.transAxes)
     ax.set_axis_off()
 
@@ -329,7 +344,7 @@ def bpc_figure(metrics: pd.DataFrame, evaluator: str = "lmeval") -> Figure:
     corpora = list(dict.fromkeys(bpc.benchmark))
     fig, axes = _panels(len(corpora), _score_title(evaluator, keys))
     if not corpora:
-        _nothing(axes[0], "no BPC metrics (eval.bpc.corpora is empty)")
+        no_data(axes[0], "no BPC metrics (eval.bpc.corpora is empty)")
     for ax, corpus in zip(axes, corpora, strict=False):
         rows = bpc[(bpc.benchmark == corpus) & bpc.run.isin(score.index)]
         points = pd.DataFrame({"x": rows.value.to_numpy(), "y": score[rows.run].to_numpy(),
@@ -352,7 +367,7 @@ def entropy_law_figure(metrics: pd.DataFrame, selections: pd.DataFrame,
     panels = list(dict.fromkeys(zip(tuned.pool, tuned.base_model, strict=True)))
     fig, axes = _panels(len(panels), _score_title(evaluator, keys))
     if not panels:
-        _nothing(axes[0], "no fine-tuned run with both a score and a selection manifest")
+        no_data(axes[0], "no fine-tuned run with both a score and a selection manifest")
     for ax, (pool, model) in zip(axes, panels, strict=False):
         base = runs[(runs.method == "base") & (runs.base_model == model)]
         if len(base):
