@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import logging
 import sys
-import traceback
 from collections.abc import Callable
 from typing import Any
 
+from workflow_lib.config import runs
 from workflow_lib.errors import UserError
 
 
-def run_job(snakemake: Any, main: Callable[[Any], None]) -> None:
+def run_job(snakemake: Any, main: Callable[[Any], None], context: str | None = None) -> None:
     """Run `main(snakemake)` with stderr and logging sent to the job's log file.
 
     A UserError ends the job with exit status 1 and a single `ERROR:` line (also the log's last
-    line, which `--show-failed-logs` prints); any other exception keeps its full traceback.
+    line, which `--show-failed-logs` prints), prefixed by `context` if given; any other
+    exception keeps its full traceback, printed once.
     """
     log_path = snakemake.log[0] if snakemake.log else None
     stream = (open(log_path, "w", buffering=1, encoding="utf-8")  # noqa: SIM115 (lives as long as the job)
@@ -26,8 +27,15 @@ def run_job(snakemake: Any, main: Callable[[Any], None]) -> None:
     try:
         main(snakemake)
     except UserError as err:
-        print(f"ERROR: {err}", file=stream)
+        print(f"ERROR: {context}: {err}" if context else f"ERROR: {err}", file=stream)
         sys.exit(1)
-    except Exception:
-        traceback.print_exc(file=stream)
-        raise
+
+
+def selection_context(snakemake: Any) -> str:
+    """`<pool file>: method '<name>'`, how a selection job's errors start (IterIT runs, which
+    have a `run` wildcard instead of `method`, find their method in the config's run grid)."""
+    method = getattr(snakemake.wildcards, "method", None)
+    if method is None:
+        run = next(r for r in runs(snakemake.config) if r.name == snakemake.wildcards.run)
+        method = run.selection.method
+    return f"{snakemake.input.pool}: method {method!r}"

@@ -58,7 +58,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from workflow_lib.baselines import BudgetError, resolve_budget
+from workflow_lib.budgets import resolve_budget
 from workflow_lib.errors import UserError
 from workflow_lib.records import conversation_text
 
@@ -77,6 +77,7 @@ def check_zip(records: Sequence[dict], budget: int | float | str, k1: int, k2: i
               *, need_source: bool = True) -> int:
     """Validate the inputs the way the reference would fail on them; returns the budget count."""
     n = len(records)
+    count = resolve_budget(budget, n)
     for name, k in (("k1", k1), ("k2", k2), ("k3", k3)):
         if not isinstance(k, int) or k < 1:
             raise ZipError(f"ZIP {name} must be a positive integer, got {k!r}")
@@ -94,10 +95,6 @@ def check_zip(records: Sequence[dict], budget: int | float | str, k1: int, k2: i
             if "source" not in rec:
                 raise ZipError(f"record {i} (id {rec.get('id')!r}) has no 'source' key, which "
                                "the reference ZIP.py requires (KeyError in its source count)")
-    try:
-        count = resolve_budget(budget, n)
-    except BudgetError as err:
-        raise ZipError(str(err)) from err
     if count < 1:
         raise ZipError(f"ZIP budget must be at least 1, got {budget!r}")
     return count

@@ -1,0 +1,69 @@
+"""Script jobs: one ERROR: line for user errors, one traceback otherwise (workflow_lib.jobs)."""
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from test_workflow import TINY_CONFIG
+
+from workflow_lib.config import validate_config
+from workflow_lib.jobs import selection_context
+
+ROOT = Path(__file__).resolve().parent.parent
+
+JOB = """
+import sys
+from types import SimpleNamespace
+from workflow_lib.errors import UserError
+from workflow_lib.jobs import run_job
+
+def main(smk):
+    {body}
+
+run_job(SimpleNamespace(log=[sys.argv[1]]), main, context="pool.jsonl: method 'm'")
+"""
+
+
+def run_job_script(tmp_path: Path, body: str) -> tuple[int, str]:
+    """Run a job whose main() runs `body`; returns exit status and log."""
+    log = tmp_path / "job.log"
+    script = textwrap.dedent(JOB).format(body=body)
+    proc = subprocess.run([sys.executable, "-c", script, str(log)], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.stdout == proc.stderr == ""  # everything goes to the log
+    return proc.returncode, log.read_text()
+
+
+@pytest.mark.parametrize(("body", "status"), [("pass", 0), ("raise UserError('bad budget')", 1)])
+def test_user_error_is_one_line(tmp_path, body, status):
+    code, log = run_job_script(tmp_path, body)
+    assert code == status
+    assert "Traceback" not in log
+    errors = [line for line in log.splitlines() if line.startswith("ERROR:")]
+    assert errors == (["ERROR: pool.jsonl: method 'm': bad budget"] if status else [])
+
+
+def test_other_errors_keep_one_traceback(tmp_path):
+    code, log = run_job_script(tmp_path, "raise ValueError('a bug')")
+    assert code == 1
+    assert log.count("Traceback") == 1 and log.rstrip().endswith("ValueError: a bug")
+
+
+def test_selection_context_names_the_pool_and_the_method_also_for_iterit_runs():
+    config = json.loads(json.dumps(TINY_CONFIG))
+    config["methods"]["iterit_baseline"] = {"kind": "iterit", "strategy": "baseline"}
+    config["experiments"].append({"pools": ["demo"], "methods": ["iterit_baseline"],
+                                  "budgets": [10], "base_models": ["tiny"]})
+    config["eval"]["bpc"]["corpora"] = []
+    validate_config(config)
+    pool = SimpleNamespace(pool="results/pools/demo.jsonl")
+    zip_job = SimpleNamespace(wildcards=SimpleNamespace(pool="demo", method="zip", budget="10"),
+                              input=pool, config=config)
+    assert selection_context(zip_job) == "results/pools/demo.jsonl: method 'zip'"
+    run = SimpleNamespace(run="demo-iterit_baseline-10-tiny")
+    iterit_job = SimpleNamespace(wildcards=run, input=pool, config=config)
+    assert selection_context(iterit_job) == "results/pools/demo.jsonl: method 'iterit_baseline'"
