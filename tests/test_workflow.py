@@ -93,7 +93,10 @@ def test_misspelt_config_key_fails_before_any_job(tmp_path):
     write_config(tmp_path, config)
     proc = snakemake(tmp_path, "-n", check=False)
     assert proc.returncode != 0
-    assert "methods.random: unknown key 'sed'" in proc.stdout + proc.stderr
+    lines = (proc.stdout + proc.stderr).splitlines()
+    assert "ERROR: invalid configuration:" in lines  # the message alone, no traceback lines
+    assert "  methods.random: unknown key 'sed' (allowed: kind, seed)" in lines
+    assert not any(line.lstrip().startswith(("File ", "Traceback")) for line in lines), lines
 
 
 @pytest.mark.slow
@@ -179,6 +182,25 @@ def test_malformed_pool_fails_with_one_clear_line_and_no_output(tmp_path, case):
               if line.startswith("ERROR:")]
     assert len(errors) == 1 and "bad.jsonl" in errors[0] and needle in errors[0], errors
     assert not any((tmp_path / "results").rglob("*")), "partial output left behind"
+
+
+@pytest.mark.slow
+def test_local_pool_path_changed_to_a_missing_file_stops_the_run(tmp_path):
+    """Snakemake skips the inputs of a job whose outputs exist: the check names the file."""
+    (tmp_path / "pool.jsonl").write_text('{"instruction": "q", "input": "", "output": "a"}\n')
+    config = json.loads(json.dumps(TINY_CONFIG))
+    config["pools"] = {"p": {"source": {"kind": "local", "path": "pool.jsonl"}}}
+    config["models"]["tiny"]["source"]["tokenizer_pool"] = "p"
+    config["experiments"][0]["pools"] = ["p"]
+    config["eval"]["bpc"]["corpora"] = []
+    write_config(tmp_path, config)
+    snakemake(tmp_path, "results/pools/p.jsonl")
+    config["pools"]["p"]["source"]["path"] = "moved.jsonl"
+    write_config(tmp_path, config)
+    proc = snakemake(tmp_path, "-n", "results/pools/p.jsonl", check=False)
+    assert proc.returncode != 0
+    assert ("ERROR: pools.p.source.path: moved.jsonl does not exist (results/pools/p.jsonl was "
+            "made from an earlier file; correct the path or restore the file)") in proc.stderr
 
 
 def test_slurm_profile_is_accepted_by_snakemake(tmp_path):
