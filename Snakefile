@@ -13,6 +13,7 @@ min_version("9.0")
 sys.path.insert(0, workflow.basedir)
 
 from workflow_lib.config import ConfigError, runs, validate_config  # noqa: E402
+from workflow_lib.jobs import print_job_warnings  # noqa: E402
 
 # A recipe given with --configfile stands alone: the demo's config.yaml is not merged under it
 # (Snakemake would otherwise deep-merge the two, leaking demo pools and models into the recipe).
@@ -57,3 +58,12 @@ rule all:
         rules.tables.output,
         rules.entropy_law_plot.output,
         rules.bpc_plots.output if config["eval"]["bpc"]["corpora"] else [],
+
+
+# Warnings of the jobs that ran (also in their logs), shown at the end of the run.
+onsuccess:
+    print_job_warnings()
+
+
+onerror:
+    print_job_warnings()
