@@ -12,7 +12,8 @@ min_version("9.0")
 
 sys.path.insert(0, workflow.basedir)
 
-from workflow_lib.config import validate_config  # noqa: E402
+from workflow_lib.config import ConfigError, runs, validate_config  # noqa: E402
+from workflow_lib.jobs import print_job_warnings  # noqa: E402
 
 # A recipe given with --configfile stands alone: the demo's config.yaml is not merged under it
 # (Snakemake would otherwise deep-merge the two, leaking demo pools and models into the recipe).
@@ -21,7 +22,12 @@ if not workflow.overwrite_configfiles:
     configfile: "config.yaml"
 
 
-validate_config(config)
+# A configuration error is shown as its message alone, without Snakemake's traceback lines.
+try:
+    validate_config(config)
+    RUNS = {run.name: run for run in runs(config)}
+except ConfigError as err:
+    sys.exit(f"ERROR: {err}")
 
 
 report: "report/workflow.rst"
@@ -54,3 +60,12 @@ rule all:
         rules.tables.output if RUNS else [],
         rules.entropy_law_plot.output if RUNS else [],
         rules.bpc_plots.output if RUNS and config["eval"]["bpc"]["corpora"] else [],
+
+
+# Warnings of the jobs that ran (also in their logs), shown at the end of the run.
+onsuccess:
+    print_job_warnings()
+
+
+onerror:
+    print_job_warnings()

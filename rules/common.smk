@@ -2,8 +2,9 @@
 
 import os
 import re
+import sys
 
-from workflow_lib.config import methods_of_kind, pools_of_kind, runs, selections
+from workflow_lib.config import methods_of_kind, pools_of_kind, selections
 from workflow_lib.mtbench_judge import TRANSPORT_KEYS
 
 
@@ -12,7 +13,28 @@ def _alternatives(names):
     return "|".join(re.escape(n) for n in names) or "(?!)"
 
 
-RUNS = {run.name: run for run in runs(config)}
+def check_local_sources():
+    """Stop when the file of a local pool or corpus is missing but what was made from it
+    exists: Snakemake does not check the inputs of a job whose outputs exist, so a path changed
+    to a missing file would silently keep the old pool."""
+    made_from = {
+        "pools": "results/pools/{}.jsonl",
+        "corpora": "resources/corpora/{}.jsonl",
+    }
+    for section, product in made_from.items():
+        for name, entry in config[section].items():
+            source = entry["source"]
+            if source["kind"] != "local" or os.path.exists(source["path"]):
+                continue
+            if os.path.exists(product.format(name)):
+                sys.exit(
+                    f"ERROR: {section}.{name}.source.path: {source['path']} does not exist "
+                    f"({product.format(name)} was made from an earlier file; correct the "
+                    "path or restore the file)"
+                )
+
+
+check_local_sources()
 # A relative interpreter path is the workflow's own (.venv-tools next to the Snakefile); a bare
 # command such as `python` is looked up on PATH (conda environments). Scripts read it from the
 # config, not from params: where the interpreter lives must not make jobs rerun.

@@ -4,7 +4,7 @@ import time
 
 from workflow_lib.baselines import select_baseline
 from workflow_lib.config import parse_budget
-from workflow_lib.jobs import run_job
+from workflow_lib.jobs import run_job, selection_context
 from workflow_lib.jsonio import read_jsonl
 from workflow_lib.manifest import write_selection
 
@@ -20,4 +20,4 @@ def main(smk):
                     params=method, pool=smk.wildcards.pool, budget=budget, started=start)
 
 
-run_job(snakemake, main)
+run_job(snakemake, main, context=selection_context(snakemake))

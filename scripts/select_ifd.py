@@ -9,7 +9,7 @@ import torch
 from workflow_lib.config import parse_budget
 from workflow_lib.ifd import preset
 from workflow_lib.ifd_select import select_ifd, select_superfiltering_d
-from workflow_lib.jobs import run_job
+from workflow_lib.jobs import run_job, selection_context
 from workflow_lib.manifest import file_sha256, write_selection
 from workflow_lib.records import read_pool
 from workflow_lib.score_shards import read_scores
@@ -37,4 +37,4 @@ def main(smk):
                     scorer=scorer, scores_sha256=file_sha256(smk.input.scores), ifd=info)
 
 
-run_job(snakemake, main)
+run_job(snakemake, main, context=selection_context(snakemake))

@@ -3,10 +3,10 @@
 import time
 
 from workflow_lib.config import parse_budget
-from workflow_lib.jobs import run_job
+from workflow_lib.jobs import run_job, selection_context
 from workflow_lib.jsonio import read_jsonl
 from workflow_lib.manifest import write_selection
-from workflow_lib.zip_select import ZipError, select_zip
+from workflow_lib.zip_select import select_zip
 
 
 def main(smk):
@@ -15,14 +15,11 @@ def main(smk):
     method = dict(smk.params.method)
     budget = parse_budget(smk.wildcards.budget)
     workers = min(method.get("workers", 2), smk.threads)
-    try:
-        indices, info = select_zip(records, budget, {**method, "workers": workers})
-    except ZipError as err:
-        raise ZipError(f"{smk.input.pool}: method {smk.wildcards.method!r}: {err}") from err
+    indices, info = select_zip(records, budget, {**method, "workers": workers})
     write_selection(smk.output.data, smk.output.manifest, pool_path=smk.input.pool,
                     records=records, indices=indices, method=smk.wildcards.method,
                     params=method, pool=smk.wildcards.pool, budget=budget, started=start,
                     zip=info)
 
 
-run_job(snakemake, main)
+run_job(snakemake, main, context=selection_context(snakemake))

@@ -3,7 +3,7 @@ training (results/models/{run}/, with iterit/epoch*.json)."""
 
 from workflow_lib.config import parse_budget
 from workflow_lib.iterit_train import train_iterit
-from workflow_lib.jobs import run_job
+from workflow_lib.jobs import run_job, selection_context
 from workflow_lib.training import job_arguments
 
 
@@ -13,4 +13,4 @@ def main(smk):
                  **job_arguments(smk))
 
 
-run_job(snakemake, main)
+run_job(snakemake, main, context=selection_context(snakemake))

@@ -1,10 +1,6 @@
-"""Baseline selections: full, seeded random, longest; budget resolution."""
-
-import pytest
+"""Baseline selections: full, seeded random, longest (budgets: tests/test_budgets.py)."""
 
 from workflow_lib.baselines import (
-    BudgetError,
-    resolve_budget,
     response_length,
     select_baseline,
     select_longest,
@@ -45,14 +41,3 @@ def test_longest_counts_all_assistant_turns_and_words():
     multi = record(0, "a b")
     multi["conversations"] += [{"from": "human", "value": "more"}, {"from": "gpt", "value": "c"}]
     assert response_length(multi, "words") == 3
-
-
-@pytest.mark.parametrize(("budget", "n", "expected"), [
-    (10, 50, 10), (50, 50, 50), (0.1, 50, 5), (0.001, 50, 1), ("all", 50, 50)])
-def test_resolve_budget(budget, n, expected):
-    assert resolve_budget(budget, n) == expected
-
-
-def test_budget_larger_than_pool_is_an_error():
-    with pytest.raises(BudgetError, match="budget 51 exceeds the pool size 50"):
-        select_baseline("random", POOL, 51, {"kind": "random", "seed": 0})

@@ -12,9 +12,11 @@ from hypothesis import strategies as st
 from workflow_lib.formats import (
     FORMATS,
     NAMINGS,
+    ODDITIES,
     convert_file,
     detect_format,
     from_canonical,
+    oddities,
     prompt_fields,
     to_canonical,
     to_format,
@@ -29,6 +31,7 @@ from workflow_lib.records import (
     validate_record,
 )
 
+NO_ODDITIES = dict.fromkeys(ODDITIES, 0)
 SHARED_POOLS = Path(__file__).resolve().parents[2] / "shared" / "data" / "pools"
 fixture_ok = settings(suppress_health_check=[HealthCheck.function_scoped_fixture],
                       max_examples=25, deadline=None)
@@ -332,9 +335,10 @@ def test_convert_file_round_trips_a_whole_file(tmp_path, records, as_array):
     src.write_text(json.dumps(records, indent=1) if as_array
                    else "".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     counts = convert_file(src, dst)
-    assert counts == {"format": detect_format(records[0]), "read": len(records),
-                      "written": len(records), "skipped": 0}
     pool = list(read_pool(dst))
+    assert counts == {"format": detect_format(records[0]), "read": len(records),
+                      "written": len(records), "skipped": 0,
+                      **{name: sum(name in oddities(r) for r in pool) for name in ODDITIES}}
     assert [r["id"] for r in pool] == [f"raw-{i}" for i in range(len(records))]
     assert same([from_canonical(r) for r in pool], records)
 
@@ -360,8 +364,29 @@ def test_convert_file_can_skip_incomplete_records(tmp_path):
         lambda: convert_file(src, dst))
     assert not dst.exists()
     assert convert_file(src, dst, skip_incomplete=True) == {
-        "format": "sharegpt", "read": 3, "written": 2, "skipped": 1}
+        "format": "sharegpt", "read": 3, "written": 2, "skipped": 1, **NO_ODDITIES}
     assert [r["id"] for r in read_pool(dst)] == ["a", "b"]
+
+
+def test_convert_file_counts_and_warns_about_odd_records_and_keeps_them(tmp_path, caplog):
+    src, dst = tmp_path / "sg.json", tmp_path / "pool.jsonl"
+    rows = [chat(("human", "q"), ("gpt", "a"), id="ok"),
+            chat(("human", " \n"), ("gpt", "a"), id="blank"),
+            chat(("system", "s"), ("gpt", "hi"), ("human", "q"), ("gpt", "a"), id="late"),
+            chat(("gpt", "hi"), ("human", ""), ("gpt", "a"), id="both")]
+    src.write_text(json.dumps(rows))
+    with caplog.at_level("WARNING", logger="workflow_lib.formats"):
+        counts = convert_file(src, dst)
+    assert counts == {"format": "sharegpt", "read": 4, "written": 4, "skipped": 0,
+                      "empty_instruction": 2, "assistant_first": 2}
+    assert [oddities(r) for r in read_pool(dst)] == [
+        [], ["empty_instruction"], ["assistant_first"], ["empty_instruction", "assistant_first"]]
+    assert same([from_canonical(r) for r in read_pool(dst)], rows)  # kept unchanged
+    assert [r.message.split(": ", 1)[1] for r in caplog.records] == [
+        "2 of 4 records have an empty instruction (blank first human turn); kept as they are "
+        "(`empty_instruction` in the manifest)",
+        "2 of 4 records have a conversation that starts with an assistant turn; kept as they "
+        "are (`assistant_first` in the manifest)"]
 
 
 def test_convert_file_limit_stops_reading_early(tmp_path):
@@ -369,7 +394,7 @@ def test_convert_file_limit_stops_reading_early(tmp_path):
     rows = [chat(id="a"), *(chat(("human", "q"), ("gpt", "a"), id=str(i)) for i in range(3))]
     src.write_text("".join(json.dumps(r) + "\n" for r in rows) + "not json\n")
     assert convert_file(src, dst, skip_incomplete=True, limit=2) == {
-        "format": "sharegpt", "read": 3, "written": 2, "skipped": 1}
+        "format": "sharegpt", "read": 3, "written": 2, "skipped": 1, **NO_ODDITIES}
     assert [r["id"] for r in read_pool(dst)] == ["0", "1"]
 
 

@@ -96,7 +96,10 @@ def test_misspelt_config_key_fails_before_any_job(tmp_path):
     write_config(tmp_path, config)
     proc = snakemake(tmp_path, "-n", check=False)
     assert proc.returncode != 0
-    assert "methods.random: unknown key 'sed'" in proc.stdout + proc.stderr
+    lines = (proc.stdout + proc.stderr).splitlines()
+    assert "ERROR: invalid configuration:" in lines  # the message alone, no traceback lines
+    assert "  methods.random: unknown key 'sed' (allowed: kind, seed)" in lines
+    assert not any(line.lstrip().startswith(("File ", "Traceback")) for line in lines), lines
 
 
 @pytest.mark.slow
@@ -182,6 +185,66 @@ def test_malformed_pool_fails_with_one_clear_line_and_no_output(tmp_path, case):
               if line.startswith("ERROR:")]
     assert len(errors) == 1 and "bad.jsonl" in errors[0] and needle in errors[0], errors
     assert not any((tmp_path / "results").rglob("*")), "partial output left behind"
+
+
+def odd_sharegpt_pool(n: int = 30) -> list[dict]:
+    """n small ShareGPT records; one has an empty instruction, one starts with a gpt turn."""
+    rows = [{"id": f"s{i}", "conversations": [
+        {"from": "human", "value": f"Question {i}: " + "why " * (i % 7)},
+        {"from": "gpt", "value": f"Answer {i}: " + "because " * (i % 5)}]} for i in range(n)]
+    rows[3]["conversations"][0]["value"] = ""
+    rows[4]["conversations"].insert(0, {"from": "gpt", "value": "Hello!"})
+    return rows
+
+
+@pytest.mark.slow
+def test_selection_problems_reach_the_console(tmp_path):
+    """A budget above the pool size fails alike in every method; ZIP's repeated records and odd
+    pool records are warned about at the end of the run."""
+    (tmp_path / "sg.json").write_text(json.dumps(odd_sharegpt_pool()))
+    config = json.loads(json.dumps(TINY_CONFIG))
+    config["pools"] = {"p": {"source": {"kind": "local", "path": "sg.json"}}}
+    config["models"]["tiny"]["source"]["tokenizer_pool"] = "p"
+    config["methods"]["zip"] = {"kind": "zip", "k1": 30, "k2": 5, "k3": 5}
+    config["experiments"] = [
+        {"pools": ["p"], "methods": ["random", "longest", "zip"], "budgets": [31],
+         "base_models": ["tiny"]},
+        {"pools": ["p"], "methods": ["zip"], "budgets": [21], "base_models": ["tiny"]}]
+    config["eval"]["bpc"]["corpora"] = []
+    write_config(tmp_path, config)
+    proc = snakemake(tmp_path, "--keep-going", "select_all", check=False)
+    console = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in console
+    for method in ("random", "longest", "zip"):
+        assert (f"ERROR: results/pools/p.jsonl: method '{method}': budget 31 exceeds the pool "
+                "size 30") in console
+    warnings = console[console.index("Warnings from 2 job(s)"):]
+    assert "1 of 30 records have an empty instruction" in warnings
+    assert "1 of 30 records have a conversation that starts with an assistant turn" in warnings
+    assert ("logs/select_zip/p/zip/21.log: ZIP selected 1 record(s) more than once: with "
+            "k1=30") in warnings and "k1 <= 10 never repeats a record" in warnings
+    manifest = json.loads((tmp_path / "results/pools/p.manifest.json").read_text())
+    assert manifest["empty_instruction"] == manifest["assistant_first"] == 1
+    assert "round 5/5: 25/25 selected" in (tmp_path / "logs/select_zip/p/zip/21.log").read_text()
+
+
+@pytest.mark.slow
+def test_local_pool_path_changed_to_a_missing_file_stops_the_run(tmp_path):
+    """Snakemake skips the inputs of a job whose outputs exist: the check names the file."""
+    (tmp_path / "pool.jsonl").write_text('{"instruction": "q", "input": "", "output": "a"}\n')
+    config = json.loads(json.dumps(TINY_CONFIG))
+    config["pools"] = {"p": {"source": {"kind": "local", "path": "pool.jsonl"}}}
+    config["models"]["tiny"]["source"]["tokenizer_pool"] = "p"
+    config["experiments"][0]["pools"] = ["p"]
+    config["eval"]["bpc"]["corpora"] = []
+    write_config(tmp_path, config)
+    snakemake(tmp_path, "results/pools/p.jsonl")
+    config["pools"]["p"]["source"]["path"] = "moved.jsonl"
+    write_config(tmp_path, config)
+    proc = snakemake(tmp_path, "-n", "results/pools/p.jsonl", check=False)
+    assert proc.returncode != 0
+    assert ("ERROR: pools.p.source.path: moved.jsonl does not exist (results/pools/p.jsonl was "
+            "made from an earlier file; correct the path or restore the file)") in proc.stderr
 
 
 def test_slurm_profile_is_accepted_by_snakemake(tmp_path):

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_workflow import TINY_CONFIG, snakemake, write_config
 
+from workflow_lib.budgets import BudgetError
 from workflow_lib.demo_pool import generate_pool
 from workflow_lib.errors import UserError
 from workflow_lib.formats import to_reference_sharegpt
@@ -20,6 +21,7 @@ from workflow_lib.records import conversation_text
 from workflow_lib.zip_select import (
     Prefix,
     ZipError,
+    max_k1_without_repeats,
     select_zip,
     zip_clean,
     zip_fast,
@@ -151,8 +153,8 @@ def test_errors():
     pool = make_pool(30, seed=3)
     with pytest.raises(ZipError, match="at least k1"):
         zip_fast(pool, 10, 31, 10, 5)
-    with pytest.raises(ZipError, match="exceeds the pool"):
-        zip_fast(pool, 31, 20, 10, 5)
+    with pytest.raises(BudgetError, match="budget 31 exceeds the pool size 30"):
+        zip_fast(pool, 31, 40, 10, 5)  # before k1 > N: every method reports this budget alike
     with pytest.raises(ZipError, match="k3 <= k2"):
         zip_fast(pool, 10, 20, 5, 10)
     with pytest.raises(ZipError, match="k2 <= k1"):
@@ -161,6 +163,37 @@ def test_errors():
     with pytest.raises(ZipError, match="source"):
         zip_fast(bad, 10, 20, 10, 5)
     assert issubclass(ZipError, UserError)
+
+
+def test_k1_bound_without_repeats_is_exact():
+    """At k1 = N - k2·(rounds - 1) stage 1 never reaches a retired record; one more can repeat."""
+    pool = make_pool(10, seed=0)
+    bound = max_k1_without_repeats(10, 3, k2=3, k3=1)
+    assert bound == 4
+    assert len(set(zip_fast(pool, 3, bound, 3, 1))) == 3
+    assert zip_fast(pool, 3, bound + 1, 3, 1) == [5, 9, 5]
+    for seed in range(20):
+        pool = make_pool(12, seed=seed)
+        for budget, k2, k3 in ((4, 2, 1), (6, 2, 2), (5, 3, 2)):
+            k1 = max_k1_without_repeats(12, budget, k2, k3)
+            chosen = zip_fast(pool, budget, k1, k2, k3, workers=1)
+            assert len(set(chosen)) == len(chosen), (seed, budget, k1, k2, k3)
+
+
+def test_reference_repeats_are_warned_with_the_k1_that_avoids_them(caplog):
+    canon = [{**r, "meta": {}} for r in make_pool(10, seed=0)]
+    params = {"k1": 5, "k2": 3, "k3": 1}
+    with caplog.at_level("INFO", logger="workflow_lib.zip_select"):
+        indices, info = select_zip(canon, 3, params, reference_record=lambda r: r)
+    assert info["n_duplicates"] == 1 and indices == [5, 9, 5]
+    warnings = [r.message for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "k1 <= 4 never repeats a record" in warnings[0], warnings
+    rounds = [r.message for r in caplog.records if r.message.startswith("round ")]
+    assert [m.split(",")[0] for m in rounds] == ["round 1/3: 1/3 selected",
+                                                  "round 2/3: 2/3 selected",
+                                                  "round 3/3: 3/3 selected"]
+    with pytest.raises(ZipError, match=r"lower k1 \(no k1 >= k2=3 avoids repeated records"):
+        select_zip(canon, 9, {"k1": 11, "k2": 3, "k3": 1})
 
 
 def test_clean_exact_budget_distinct_and_differs():

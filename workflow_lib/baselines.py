@@ -5,24 +5,8 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
+from workflow_lib.budgets import resolve_budget
 from workflow_lib.records import response_text
-
-
-class BudgetError(ValueError):
-    """The budget cannot be met by the pool."""
-
-
-def resolve_budget(budget: int | float | str, n_pool: int) -> int:
-    """Number of records a budget asks for: a count, a fraction of the pool (rounded), or 'all'."""
-    if budget == "all":
-        return n_pool
-    if isinstance(budget, float):
-        if not 0 < budget < 1:
-            raise BudgetError(f"fractional budget must be in (0, 1), got {budget}")
-        return max(1, round(budget * n_pool))
-    if budget > n_pool:
-        raise BudgetError(f"budget {budget} exceeds the pool size {n_pool}")
-    return budget
 
 
 def select_full(records: Sequence[dict]) -> list[int]:

@@ -253,6 +253,20 @@ def to_reference_sharegpt(record: dict) -> dict:
     return out
 
 
+ODDITIES = {  # counted in the conversion manifest; such records are kept as they are
+    "empty_instruction": "an empty instruction (blank first human turn)",
+    "assistant_first": "a conversation that starts with an assistant turn",
+}
+
+
+def oddities(record: dict) -> list[str]:
+    """The ODDITIES of a canonical record: valid (see records.py), but likely a data problem."""
+    turns = [t for t in record["conversations"] if t["from"] != "system"]
+    instruction = next(t["value"] for t in turns if t["from"] == "human")
+    return [name for name, found in (("empty_instruction", not instruction.strip()),
+                                     ("assistant_first", turns[0]["from"] == "gpt")) if found]
+
+
 def convert_file(src: str | os.PathLike, dst: str | os.PathLike, fmt: str | None = None, *,
                  id_prefix: str | None = None, default_source: str | None = None,
                  skip_incomplete: bool = False, limit: int | None = None) -> dict:
@@ -261,15 +275,17 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, fmt: str | None
     `fmt` defaults to the format detected from the first record; `id_prefix` and
     `default_source` default to the file name up to its first dot. Any bad record raises
     DataError and leaves no `dst`; records without human or gpt turn are logged and skipped when
-    `skip_incomplete`. With `limit`, reading stops after that many records were written.
-    Returns `{"format", "read", "written", "skipped"}`.
+    `skip_incomplete` (one warning counts them). With `limit`, reading stops after that many
+    records were written. Written records with an ODDITY are kept unchanged (the references
+    read them as they are), counted per kind and warned about. Returns `{"format", "read",
+    "written", "skipped", *ODDITIES}`.
     """
     stem = Path(src).name.split(".")[0]
     id_prefix = stem if id_prefix is None else id_prefix
     default_source = stem if default_source is None else default_source
     if fmt not in (None, "canonical"):
         _format(fmt)
-    counts: dict[str, Any] = {"format": fmt, "read": 0, "skipped": 0}
+    counts: dict[str, Any] = {"format": fmt, "read": 0, "skipped": 0, **dict.fromkeys(ODDITIES, 0)}
     ids = UniqueIds(src)
 
     def canonical():
@@ -286,11 +302,20 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, fmt: str | None
                 exc.locate(path=src, line=line)
                 if not (skip_incomplete and isinstance(exc, IncompleteRecord)):
                     raise
-                log.warning("skipped %s", exc)
+                log.info("skipped %s", exc)
                 counts["skipped"] += 1
                 continue
             ids.add(record["id"], line)
+            for name in oddities(record):
+                counts[name] += 1
             yield record
 
     counts["written"] = write_jsonl(dst, islice(canonical(), limit))
+    if counts["skipped"]:
+        log.warning("%s: skipped %d records without a human or a gpt turn (each is named in the "
+                    "log)", src, counts["skipped"])
+    for name, what in ODDITIES.items():
+        if counts[name]:
+            log.warning("%s: %d of %d records have %s; kept as they are (`%s` in the manifest)",
+                        src, counts[name], counts["written"], what, name)
     return counts

@@ -13,7 +13,8 @@ cherry (data_by_IFD.py): drop IFD > threshold (so == is kept), `k = int(len(kept
 superfiltering_d (do_fla.py): keep IFD < threshold, top `ifd_num` by IFD (count or fraction of
   the pool), embed `instruction + "\\n" + input + "\\n" + output` (the input's newline is there
   even when the input is empty), facility location to the budget, output in greedy order.
-An integer budget is a count in every method; "all" keeps every record that passes the filter.
+An integer budget is a count in every method (larger than the pool: BudgetError); "all" keeps
+every record that passes the filter.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from workflow_lib.budgets import check_budget
 from workflow_lib.facility_location import euclidean_similarity, facility_location_greedy
 from workflow_lib.ifd import Preset, ifd_fields
 
@@ -65,6 +67,7 @@ def select_ifd(rows: Sequence[dict], p: Preset, budget: int | float | str,
                threshold: float = 1.0) -> tuple[list[int], dict]:
     """Superfiltering or Cherry selection (by the preset's filter, k rule and order): pool
     indices in output order, and what was kept and dropped."""
+    check_budget(budget, len(rows))
     kept, info = _filter(rows, threshold, p.keep_equal)
     k = min(budget_count(budget, len(rows) if p.budget_of == "pool" else len(kept)), len(kept))
     if p.order == "ifd_desc":
@@ -93,6 +96,7 @@ def select_superfiltering_d(
 ) -> tuple[list[int], dict]:
     """Top `ifd_num` by IFD (IFD < threshold), then facility location on `embed(texts)` to the
     budget; pool indices in greedy order."""
+    check_budget(budget, len(rows))
     kept, info = _filter(rows, threshold, keep_equal=False)
     top = top_ifd(rows, kept, min(budget_count(ifd_num, len(rows)), len(kept)))
     k = min(budget_count(budget, len(rows)), len(top))

@@ -18,6 +18,7 @@ import math
 import shutil
 from pathlib import Path
 
+from workflow_lib.budgets import check_budget
 from workflow_lib.errors import UserError
 from workflow_lib.iterit_schedule import epoch_summary
 from workflow_lib.jsonio import read_jsonl
@@ -31,10 +32,11 @@ METHOD_KEYS = ("strategy", "update_ratio", "score_type", "diversity_weight_decay
 
 def subset_size(n_records: int, budget: int | float) -> int:
     """m: the budget as a count, or floor(N · budget) for a fraction (the reference's ratio)."""
+    check_budget(budget, n_records)
     m = math.floor(n_records * budget) if isinstance(budget, float) else int(budget)
-    if not 1 <= m <= n_records:
+    if m < 1:
         raise UserError(f"IterIT budget {budget} gives m = {m} records per epoch; it must be "
-                        f"between 1 and the pool size {n_records}")
+                        "at least 1")
     return m
 
 

@@ -41,7 +41,9 @@ Quirks of the reference, reproduced deliberately (methods.md §1.4; marked in `z
   not evaluated; the same 1e6 is written).
 
 Where the reference crashes, `check_zip` raises a ZipError naming the problem: a pool smaller
-than k1 (torch.topk), a record without `source` (KeyError in its source count).
+than k1 (torch.topk), a record without `source` (KeyError in its source count). Q5's repeats are
+counted in the manifest and warned about with the largest k1 that avoids them
+(`max_k1_without_repeats`). Both modes log one line per round (selected count, seconds).
 
 `zip_clean` (mode `clean`, off by default) is a deliberate deviation; see its docstring, and
 docs/zip.md (bench/zip_modes.py) for how much its selections differ on the demo pool.
@@ -52,13 +54,14 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from workflow_lib.baselines import BudgetError, resolve_budget
+from workflow_lib.budgets import resolve_budget
 from workflow_lib.errors import UserError
 from workflow_lib.records import conversation_text
 
@@ -77,6 +80,7 @@ def check_zip(records: Sequence[dict], budget: int | float | str, k1: int, k2: i
               *, need_source: bool = True) -> int:
     """Validate the inputs the way the reference would fail on them; returns the budget count."""
     n = len(records)
+    count = resolve_budget(budget, n)
     for name, k in (("k1", k1), ("k2", k2), ("k3", k3)):
         if not isinstance(k, int) or k < 1:
             raise ZipError(f"ZIP {name} must be a positive integer, got {k!r}")
@@ -88,19 +92,49 @@ def check_zip(records: Sequence[dict], budget: int | float | str, k1: int, k2: i
                        f"got k2={k2}, k1={k1}")
     if n < k1:
         raise ZipError(f"ZIP needs a pool of at least k1={k1} records, got {n} (the reference "
-                       "crashes in torch.topk); lower k1, ideally to <= N - k2 * rounds")
+                       f"crashes in torch.topk); lower k1 ({_k1_advice(n, count, k2, k3)})")
     if need_source:
         for i, rec in enumerate(records):
             if "source" not in rec:
                 raise ZipError(f"record {i} (id {rec.get('id')!r}) has no 'source' key, which "
                                "the reference ZIP.py requires (KeyError in its source count)")
-    try:
-        count = resolve_budget(budget, n)
-    except BudgetError as err:
-        raise ZipError(str(err)) from err
     if count < 1:
         raise ZipError(f"ZIP budget must be at least 1, got {budget!r}")
     return count
+
+
+def max_k1_without_repeats(n: int, count: int, k2: int, k3: int) -> int:
+    """The largest k1 for which reference mode never repeats a record (quirk Q5).
+
+    Round r (from 0) starts with N - k2·r unretired records; stage 1 takes only unretired ones
+    while that is at least k1, so no record comes back if k1 <= N - k2·(rounds - 1), with
+    rounds = ceil(count / k3). Above that bound retired records re-enter stage 1 in the last
+    rounds and may be picked again.
+    """
+    return n - k2 * (math.ceil(count / k3) - 1)
+
+
+def _k1_advice(n: int, count: int, k2: int, k3: int) -> str:
+    bound = max_k1_without_repeats(n, count, k2, k3)
+    if bound >= k2:
+        return f"k1 <= {bound} never repeats a record"
+    return f"no k1 >= k2={k2} avoids repeated records here: lower k2 or the budget"
+
+
+class _Progress:
+    """One log line per round: round number, records selected so far, seconds so far."""
+
+    def __init__(self, mode: str, n: int, count: int, k3: int):
+        self.start, self.round = time.perf_counter(), 0
+        self.rounds = math.ceil(count / k3)
+        self.target = self.rounds * k3 if mode == "reference" else count  # Q2 overshoot
+        log.info("ZIP %s mode: pool of %d, budget %d: %d records in %d rounds", mode, n, count,
+                 self.target, self.rounds)
+
+    def __call__(self, selected: int) -> None:
+        self.round += 1
+        log.info("round %d/%d: %d/%d selected, %.1f s", self.round, self.rounds, selected,
+                 self.target, time.perf_counter() - self.start)
 
 
 def _f32(values: Sequence[float]) -> torch.Tensor:
@@ -185,6 +219,7 @@ def zip_fast(records: Sequence[dict], budget: int | float | str, k1: int = 10000
     parts = [repr(r).encode("utf-8") for r in records]  # str(list) = "[" + ", ".join(reprs) + "]"
     opener, sep, closer = b"[", b", ", b"]"
     scorer = _Scorer(workers)
+    progress = _Progress("reference", len(records), count, k3)
     try:
         g = _f32(scorer(Prefix(opener, sep, closer), parts))
         stage2 = Prefix(opener, sep, closer)  # fed with `final`, across rounds
@@ -209,6 +244,7 @@ def zip_fast(records: Sequence[dict], budget: int | float | str, k1: int = 10000
             for j in picked:
                 final.append(s2[j])
                 stage2.append(parts[s2[j]])
+            progress(len(final))
     finally:
         scorer.close()
     return final
@@ -234,6 +270,7 @@ def zip_clean(records: Sequence[dict], budget: int | float | str, k1: int = 1000
     parts = [text(r).encode("utf-8") for r in records]
     opener, sep, closer = b"", b"\n", b""
     scorer = _Scorer(workers)
+    progress = _Progress("clean", len(records), count, k3)
 
     def lowest(ids: Sequence[int], scores: Sequence[float], k: int) -> list[int]:
         return [ids[j] for j in sorted(range(len(ids)), key=lambda j: (scores[j], ids[j]))[:k]]
@@ -258,6 +295,7 @@ def zip_clean(records: Sequence[dict], budget: int | float | str, k1: int = 1000
                 final.append(i)
                 stage3.append(parts[i])
             anchor = stage3
+            progress(len(final))
     finally:
         scorer.close()
     return final
@@ -289,6 +327,7 @@ def select_zip(records: Sequence[dict], budget: int | float | str, params: dict,
             "n_duplicates": len(indices) - len(set(indices)),
             "zlib_runtime_version": zlib.ZLIB_RUNTIME_VERSION}
     if info["n_duplicates"]:
-        log.warning("ZIP selected %d records more than once (pool short of k1 unretired "
-                    "records, reference quirk Q5)", info["n_duplicates"])
+        log.warning("ZIP selected %d record(s) more than once: with k1=%d the pool of %d ran short "
+                    "of unretired records (reference quirk Q5); %s", info["n_duplicates"],
+                    p["k1"], len(records), _k1_advice(len(records), requested, p["k2"], p["k3"]))
     return indices, info
