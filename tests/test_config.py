@@ -105,10 +105,10 @@ def test_runs_name_base_models_and_fine_tunes(demo_config):
     del demo_config["experiments"][1:]
     names = [r.name for r in runs(demo_config)]
     assert names == ["base-smollm2-135m", "demo-full-all-smollm2-135m",
-                     "demo-random-120-smollm2-135m", "demo-longest-120-smollm2-135m"]
+                     "demo-random-60-smollm2-135m", "demo-longest-60-smollm2-135m"]
     fine_tune = runs(demo_config)[2]
-    assert fine_tune.selection == Selection("demo", "random", "120")
-    assert fine_tune.model_dir == "results/models/demo-random-120-smollm2-135m"
+    assert fine_tune.selection == Selection("demo", "random", "60")
+    assert fine_tune.model_dir == "results/models/demo-random-60-smollm2-135m"
     assert runs(demo_config)[0].model_dir == "resources/models/smollm2-135m"
 
 
