@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from workflow_lib.facility_location import euclidean_similarity, facility_location_greedy
-from workflow_lib.ifd import PRESETS
+from workflow_lib.ifd_presets import PRESETS
 from workflow_lib.ifd_select import (
     budget_count,
     diversity_text,

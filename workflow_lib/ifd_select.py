@@ -25,7 +25,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from workflow_lib.facility_location import euclidean_similarity, facility_location_greedy
-from workflow_lib.ifd import Preset, ifd_fields
+from workflow_lib.ifd import ifd_fields
+from workflow_lib.ifd_presets import Preset
 
 
 def budget_count(budget: int | float | str, base: int) -> int:
