@@ -33,14 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from workflow_lib.formats import convert_file  # noqa: E402
-from workflow_lib.ifd import (  # noqa: E402
-    PRESETS,
-    Preset,
-    ifd_fields,
-    load_scorer,
-    prepare,
-    score_records,
-)
+from workflow_lib.ifd import ifd_fields, load_scorer, prepare, score_records  # noqa: E402
+from workflow_lib.ifd_presets import PRESETS, Preset  # noqa: E402
 from workflow_lib.rank_stats import spearman, top_overlap  # noqa: E402
 from workflow_lib.records import read_pool  # noqa: E402
 from workflow_lib.token_losses import DEFAULT_MAX_PADDING  # noqa: E402
@@ -103,7 +97,7 @@ def reference_ifd(model, tok, record: dict, p: Preset, device: str = "cpu") -> f
         loss_c = part(whole, p.max_length)
         ratio = math.exp(loss_c) / math.exp(loss_d)
     else:
-        if direct_max <= 0:
+        if p.max_length - n_prompt <= 0:  # data_by_IFD.py
             return None
         loss_d, loss_c = part(direct, direct_max), part(whole, p.max_length)
         ratio = loss_c / loss_d

@@ -5,6 +5,7 @@ import re
 import sys
 
 from workflow_lib.config import methods_of_kind, pools_of_kind, selections
+from workflow_lib.ifd_presets import PRESETS
 from workflow_lib.mtbench_judge import TRANSPORT_KEYS
 
 
@@ -301,8 +302,10 @@ def mtbench_judge():
 
 
 def scorer_params(wildcards):
-    """A scorer's configuration (model, preset, mode, ...); changing it rescores the pool."""
-    return config["scorers"][wildcards.scorer]
+    """A scorer's configuration (model, preset, mode, ...) and the reference commit its preset's
+    rules follow; changing either rescores the pool."""
+    scorer = config["scorers"][wildcards.scorer]
+    return {**scorer, "rules": PRESETS[scorer["preset"]].reference}
 
 
 def scorer_model_dir(wildcards):

@@ -7,7 +7,7 @@ from functools import partial
 import torch
 
 from workflow_lib.config import parse_budget
-from workflow_lib.ifd import preset
+from workflow_lib.ifd_presets import preset
 from workflow_lib.ifd_select import select_ifd, select_superfiltering_d
 from workflow_lib.jobs import run_job, selection_context
 from workflow_lib.manifest import file_sha256, write_selection

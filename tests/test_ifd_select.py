@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from workflow_lib.facility_location import euclidean_similarity, facility_location_greedy
-from workflow_lib.ifd import PRESETS
+from workflow_lib.ifd_presets import PRESETS
 from workflow_lib.ifd_select import (
     budget_count,
     diversity_text,
@@ -56,28 +56,40 @@ def test_budget_count():
     assert budget_count("all", 7) == 7
 
 
-def brute_greedy(sim, budget):
-    """Plain greedy: evaluate f(A + j) for every j at every step (first index wins ties)."""
-    def f(chosen):
-        return sum(max((sim[i, j] for j in chosen), default=0.0) for i in range(len(sim)))
-    chosen = []
-    for _ in range(budget):
-        rest = [j for j in range(len(sim)) if j not in chosen]
-        chosen.append(max(rest, key=lambda j: (f([*chosen, j]), -j)))
-    return chosen, f
+def coverage(sim):
+    """The facility-location objective f(A) = sum_i max_{j in A} sim[i, j], by brute force."""
+    return lambda chosen: sum(max((sim[i, j] for j in chosen), default=0.0)
+                              for i in range(len(sim)))
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_lazy_greedy_equals_brute_force(seed):
+def test_lazy_greedy_takes_an_argmax_at_every_step(seed):
     x = np.random.default_rng(seed).normal(size=(14, 5))
     sim = euclidean_similarity(x)
     chosen, gains = facility_location_greedy(sim, 6)
-    expected, f = brute_greedy(sim, 6)
-    assert chosen == expected
-    assert math.fsum(gains) == pytest.approx(f(chosen))
+    f = coverage(sim)
+    for step, j in enumerate(chosen):
+        before = chosen[:step]
+        best = max(f([*before, i]) for i in range(len(sim)) if i not in before)
+        assert f([*before, j]) == pytest.approx(best, abs=1e-12)  # exact ties are common
+        assert gains[step] == pytest.approx(f([*before, j]) - f(before), abs=1e-12)
     # greedy reaches at least (1 - 1/e) of the optimum (exhaustive search, small case)
     best = max(f(list(c)) for c in itertools.combinations(range(14), 3))
     assert f(chosen[:3]) >= (1 - 1 / math.e) * best
+
+
+def test_exact_ties_are_broken_as_submodlibs_lazy_greedy():
+    """Two pairs of duplicates on a line: every column sums to the same bound. submodlib's
+    max-heap of (bound, index) pops the higher index first, and a popped element is taken when
+    its refreshed gain is at least the next bound: step 1 takes 3; step 2 refreshes 2 (gain 0)
+    and 1 (gain 2(1 - s) < the stale bound of 0), then 0, which ties 1's new bound and is taken;
+    then 1 and 2. (A plain greedy with ties to the higher index would take 1 before 0.)"""
+    sim = euclidean_similarity(np.array([[0.0], [0.0], [2.0], [2.0]]))
+    s = sim[0, 2]
+    assert len(set(sim.sum(axis=0).tolist())) == 1
+    chosen, gains = facility_location_greedy(sim, 4)
+    assert chosen == [3, 0, 1, 2]
+    assert gains == pytest.approx([2 + 2 * s, 2 * (1 - s), 0, 0])
 
 
 def test_euclidean_kernel_is_submodlibs():

@@ -1,11 +1,12 @@
 """Score shards: gathered shards equal the unsharded scores; a killed shard resumes."""
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
 
-from workflow_lib import ifd
+from workflow_lib import ifd, ifd_presets
 from workflow_lib.ifd import score_pool_shard
 from workflow_lib.jsonio import DataError, read_jsonl, write_jsonl
 from workflow_lib.score_shards import gather_scores, read_scores, score_shard, shard_range
@@ -92,10 +93,9 @@ def test_killed_shard_resumes(tmp_path):
     assert asked[0] == range(0, 4)
 
 
-def test_real_shard_resume_matches(setup, tmp_path, monkeypatch):
-    """A real shard killed after its first chunk resumes to the rows of an uninterrupted run."""
-    _, model, pool, _ = setup
-    full = score_pool_shard(pool, str(tmp_path / "a.jsonl"), "2-of-2", model, SCORER)
+def interrupt_after_first_chunk(monkeypatch, pool, out, model) -> list[int]:
+    """Score shard 2-of-2 into `out`, killed after its first chunk; returns the list that records
+    the size of every chunk scored from then on."""
     real = ifd.score_records
     calls = []
     crash = [True]
@@ -107,12 +107,20 @@ def test_real_shard_resume_matches(setup, tmp_path, monkeypatch):
         return real(records, *args, **kwargs)
 
     monkeypatch.setattr(ifd, "score_records", crash_on_second_chunk)
-    out = tmp_path / "b.jsonl"
     with pytest.raises(RuntimeError, match="killed"):
         score_pool_shard(pool, str(out), "2-of-2", model, SCORER)
     assert not out.exists()
     calls.clear()
     crash[0] = False
+    return calls
+
+
+def test_real_shard_resume_matches(setup, tmp_path, monkeypatch):
+    """A real shard killed after its first chunk resumes to the rows of an uninterrupted run."""
+    _, model, pool, _ = setup
+    full = score_pool_shard(pool, str(tmp_path / "a.jsonl"), "2-of-2", model, SCORER)
+    out = tmp_path / "b.jsonl"
+    calls = interrupt_after_first_chunk(monkeypatch, pool, out, model)
     resumed = score_pool_shard(pool, str(out), "2-of-2", model, SCORER)
     assert sum(calls) == len(full) - SCORER["chunk_size"]  # the first chunk was not redone
     assert [r["id"] for r in resumed] == [r["id"] for r in full]
@@ -120,3 +128,14 @@ def test_real_shard_resume_matches(setup, tmp_path, monkeypatch):
         assert a["reason"] == b["reason"] and (a["ifd"] == b["ifd"] or a["ifd"] == pytest.approx(
             b["ifd"], rel=1e-6))
     assert [row for _, row in read_jsonl(out)] == resumed
+
+
+def test_progress_under_other_preset_rules_is_discarded(setup, tmp_path, monkeypatch):
+    """Rows scored under another version of the preset's rules are not resumed."""
+    _, model, pool, ids = setup
+    out = tmp_path / "c.jsonl"
+    calls = interrupt_after_first_chunk(monkeypatch, pool, out, model)
+    old = ifd_presets.PRESETS["superfiltering"]
+    monkeypatch.setitem(ifd_presets.PRESETS, "superfiltering", replace(old, reference="older"))
+    score_pool_shard(pool, str(out), "2-of-2", model, SCORER)
+    assert sum(calls) == len(shard_range(len(ids), "2-of-2"))  # every chunk was scored again

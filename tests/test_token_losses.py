@@ -55,6 +55,20 @@ def test_batch_one_equals_brute_force(model, head_only):
         assert value == pytest.approx(brute_force(model, item), rel=1e-5)
 
 
+@pytest.mark.parametrize("head_only", [True, False])
+def test_the_model_sees_the_whole_sequence_as_in_the_references(model, head_only):
+    """Batch size 1 feeds each sequence up to its span's end, the last scored token included."""
+    seen = []
+    hook = model.get_input_embeddings().register_forward_pre_hook(
+        lambda _, args: seen.append(args[0].tolist()))
+    items = [SpanItem([11, 12, 13], 2, 3), SpanItem(list(range(20, 30)), 1, 10)]
+    try:
+        span_mean_losses(model, items, batch_size=1, pad_token_id=PAD, head_only=head_only)
+    finally:
+        hook.remove()
+    assert sorted(seen) == sorted([item.input_ids] for item in items)
+
+
 def test_equals_hf_loss_with_masked_labels(model):
     item = SpanItem(list(range(10, 30)), 7, 20)
     ids = torch.tensor([item.input_ids])

@@ -15,7 +15,8 @@ from test_workflow import TINY_CONFIG, snakemake, write_config
 from workflow_lib.budgets import BudgetError
 from workflow_lib.demo_pool import generate_pool
 from workflow_lib.errors import UserError
-from workflow_lib.formats import to_reference_sharegpt
+from workflow_lib.formats import convert_file, to_reference_sharegpt
+from workflow_lib.jsonio import read_jsonl
 from workflow_lib.manifest import compression_ratio
 from workflow_lib.records import conversation_text
 from workflow_lib.zip_select import (
@@ -194,6 +195,24 @@ def test_reference_repeats_are_warned_with_the_k1_that_avoids_them(caplog):
                                                   "round 3/3: 3/3 selected"]
     with pytest.raises(ZipError, match=r"lower k1 \(no k1 >= k2=3 avoids repeated records"):
         select_zip(canon, 9, {"k1": 11, "k2": 3, "k3": 1})
+
+
+def test_a_pool_without_source_is_compressed_with_the_filled_value(tmp_path):
+    """ZIP.py stops at a record without `source` (KeyError); the pipeline's conversion step fills
+    in the pool's `source_name`, so ZIP runs, and that value is part of what it compresses."""
+    raw = [{k: v for k, v in r.items() if k != "source"} for r in make_pool(60, seed=7)]
+    with pytest.raises(ZipError, match="source"):
+        zip_fast(raw, 10, 40, 10, 5)
+    (tmp_path / "raw.json").write_text(json.dumps(raw))
+    selections = []
+    for name in ("s", "a much longer source name"):
+        out = tmp_path / "pool.jsonl"
+        convert_file(tmp_path / "raw.json", out, "sharegpt", default_source=name)
+        records = [record for _, record in read_jsonl(out)]
+        chosen, _ = select_zip(records, 10, {"k1": 40, "k2": 10, "k3": 5})
+        assert chosen == port_zip([{**r, "source": name} for r in raw], 10, 40, 10, 5)
+        selections.append(chosen)
+    assert selections[0] != selections[1]
 
 
 def test_clean_exact_budget_distinct_and_differs():

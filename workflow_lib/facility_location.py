@@ -7,9 +7,12 @@ stopIfZeroGain=False, stopIfNegativeGain=False)`. Reimplemented here (no submodl
 * kernel: submodlib `helper.create_kernel` turns distances into similarities as
   `S = exp(-D / dim)` with `D` the euclidean distance matrix and `dim` the embedding width;
 * objective: `f(A) = sum_i max_{j in A} S[i, j]` over the whole ground set;
-* lazy greedy (Minoux): gains only shrink, so a popped element whose refreshed gain is still at
-  least the next stale bound is the true argmax; ties go to the lower index. The selection runs
-  to `budget` even when gains are 0 (stopIfZeroGain=False), and is returned in greedy order.
+* lazy greedy (Minoux), as submodlib's LazyGreedyOptimizer runs it: a max-heap of
+  `(gain bound, index)` pairs (C++ `std::priority_queue<pair<double, long>>`), so equal bounds
+  pop the *higher* index first; the popped element, its gain refreshed, is taken when that gain
+  is at least the next bound (equality included), else pushed back. Exact ties are common (two
+  mutually nearest records, duplicates). The selection runs to `budget` even when gains are 0
+  (stopIfZeroGain=False), and is returned in greedy order.
 """
 
 from __future__ import annotations
@@ -40,16 +43,17 @@ def facility_location_greedy(
     if not 0 <= budget <= n:
         raise ValueError(f"budget must be between 0 and {n}, got {budget}")
     cover = np.zeros(n)
-    heap = [(-float(g), j) for j, g in enumerate(similarity.sum(axis=0))]
+    heap = [(-float(g), -j) for j, g in enumerate(similarity.sum(axis=0))]  # max-heap of (g, j)
     heapq.heapify(heap)
     chosen: list[int] = []
     gains: list[float] = []
     with tqdm(total=budget, desc="facility location", file=sys.stderr, disable=not progress) as bar:
         while len(chosen) < budget:
-            _, j = heapq.heappop(heap)
+            _, minus_j = heapq.heappop(heap)
+            j = -minus_j
             gain = float(np.maximum(similarity[:, j] - cover, 0.0).sum())
             if heap and gain < -heap[0][0]:
-                heapq.heappush(heap, (-gain, j))
+                heapq.heappush(heap, (-gain, minus_j))
                 continue
             chosen.append(j)
             gains.append(gain)

@@ -1,22 +1,24 @@
 """Instruction-Following Difficulty (IFD) scores, exact to Superfiltering and Cherry LLM.
 
 IFD compares the loss of a response alone (the *direct* pass) with its loss after the instruction
-(the *conditioned* pass); methods.md §2. The two reference families differ in template, direct
-text, truncation, ratio and filter; a `Preset` holds these as data and `PRESETS` has both:
+(the *conditioned* pass); docs/methods.md. The two reference families differ in template, direct
+text, truncation, ratio and filter; a `Preset` holds these as data, `ifd_presets.PRESETS` both:
 
-superfiltering (`tianyi-lab/Superfiltering`, code_ifd/data_analysis.py, GPT-2 scorer)
+superfiltering (`tianyi-lab/Superfiltering` @ f0764af, code_ifd/data_analysis.py, GPT-2 scorer)
   prompt `"{instruction}\\n"` or `"{instruction}\\n{input}\\n"`; direct text = the response;
   `L_p = len(encode(prompt, max_length))`; direct ids truncated to `max_length - L_p + 1`;
   direct loss = HF `labels=ids` loss, so the first direct token is not scored when the tokenizer
   adds no BOS (GPT-2): the direct mean has one token fewer than the conditioned one (quirk 1);
   IFD = `ppl_cond / ppl_direct` = `exp(loss_cond) / exp(loss_direct)`.
-cherry (`tianyi-lab/Cherry_LLM`, cherry_seletion/data_analysis.py + data_by_IFD.py, self-guided)
+cherry (`tianyi-lab/Cherry_LLM` @ 01fac8d, cherry_seletion/data_analysis.py + data_by_IFD.py)
   Alpaca prompt; direct text = `"### Response:" + response` (the cue is kept and not scored);
-  direct ids truncated to `max_length - L_p - 2` (the stored data_analysis.py; methods.md §2.2
-  writes `512 - L_p + 4`, the code says `- 2` with the comment `n2 = n3 - n1 - 2`); the selection
-  step recomputes `len_1` with the *raw instruction's* length `L_i` (not the prompt's) and skips
-  a record when `max_length - L_i - 2 <= 4`, when a span is empty or when `L_i + len_1 >
-  max_length`; IFD = `mean loss_cond / mean loss_direct`.
+  direct ids truncated to `max_length - L_p + 4`. The selection step skips a record, in this
+  order, when `max_length - L_p <= 0` (prompt_too_long), when a span is empty, or when
+  `L_p + len_1 > max_length` (length_check; `len_1` = scored direct tokens); IFD =
+  `mean loss_cond / mean loss_direct`. When the cue has fewer than 4 tokens (SmolLM2: no BOS,
+  3 tokens) the length check drops exactly the records whose response has more than
+  `max_length - L_p` tokens, i.e. is truncated in the conditioned pass; with 4 or more (LLaMA:
+  BOS + 3) it never fires.
 
 Both: the conditioned ids are `encode(prompt + response)` truncated to `max_length`, and the
 first scored position is `len(encode(whole[:whole.rfind(response)]))`: the *untruncated* prefix,
@@ -42,6 +44,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from workflow_lib.formats import prompt_fields
+from workflow_lib.ifd_presets import Preset, preset
 from workflow_lib.jsonio import DataError
 from workflow_lib.manifest import file_sha256
 from workflow_lib.records import read_pool
@@ -50,84 +53,15 @@ from workflow_lib.token_losses import DEFAULT_MAX_PADDING, SpanItem, span_mean_l
 
 Mode = Literal["exact", "fast"]
 
-ALPACA_NO_INPUT = (
-    "Below is an instruction that describes a task. "
-    "Write a response that appropriately completes the request.\n\n"
-    "### Instruction:\n{instruction}\n\n### Response:"
-)
-ALPACA_INPUT = (
-    "Below is an instruction that describes a task, paired with an input that provides further "
-    "context. Write a response that appropriately completes the request.\n\n"
-    "### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:"
-)
-
 REASONS = {
     "empty_response": "the response is empty",
     "prompt_too_long": "the prompt fills max_length: no response token is left to score",
     "direct_empty": "the direct pass scores no token (e.g. a one-token response without BOS)",
-    "instruction_too_long": "cherry: max_length - instruction tokens - 2 <= 4 (data_by_IFD.py)",
-    "length_check": "cherry: instruction tokens + direct response tokens > max_length",
+    "length_check": "cherry: prompt tokens + scored direct tokens > max_length (data_by_IFD.py)",
     "nonfinite": "a loss, perplexity or ratio is not finite, or the direct loss is 0",
 }
 
 ROLE_LABELS = {"system": "System", "human": "User", "gpt": "Assistant"}
-
-
-@dataclass(frozen=True)
-class Preset:
-    """How one reference turns a record into the two scored spans and the IFD ratio."""
-
-    name: str
-    prompt_no_input: str
-    prompt_input: str
-    direct_prefix: str  # text before the response in the direct pass (not scored)
-    max_length: int
-    direct_max_offset: int  # direct ids are truncated to max_length - L_p + offset
-    ratio: Literal["ppl", "loss"]
-    cherry_length_checks: bool  # data_by_IFD.py's instruction-length checks
-    keep_equal: bool  # IFD == threshold kept (cherry: `> 1` is dropped) or not (`< 1` kept)
-    budget_of: Literal["pool", "kept"]  # a fraction budget is of the pool or of the kept list
-    order: Literal["ifd_desc", "dataset"]  # order of the selected records
-
-
-PRESETS = {
-    "superfiltering": Preset(
-        name="superfiltering",
-        prompt_no_input="{instruction}\n",
-        prompt_input="{instruction}\n{input}\n",
-        direct_prefix="",
-        max_length=1024,
-        direct_max_offset=1,
-        ratio="ppl",
-        cherry_length_checks=False,
-        keep_equal=False,
-        budget_of="pool",
-        order="ifd_desc",
-    ),
-    "cherry": Preset(
-        name="cherry",
-        prompt_no_input=ALPACA_NO_INPUT,
-        prompt_input=ALPACA_INPUT,
-        direct_prefix="### Response:",
-        max_length=512,
-        direct_max_offset=-2,
-        ratio="loss",
-        cherry_length_checks=True,
-        keep_equal=True,
-        budget_of="kept",
-        order="dataset",
-    ),
-}
-
-
-def preset(name: str, max_length: int | None = None) -> Preset:
-    """The named preset, with `max_length` overridden when given."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown IFD preset {name!r}; expected one of {sorted(PRESETS)}")
-    base = PRESETS[name]
-    if max_length is None:
-        return base
-    return Preset(**{**base.__dict__, "max_length": max_length})
 
 
 def ifd_fields(record: dict) -> tuple[str, str, str]:
@@ -168,35 +102,41 @@ def _span(tokenizer, text: str, response: str, max_length: int) -> SpanItem:
 def prepare(record: dict, tokenizer, p: Preset) -> Prepared:
     """Tokenize a record exactly as the preset's reference does."""
     instruction, input_, response = ifd_fields(record)
-    if response == "":
-        return Prepared(None, None, "empty_response")
     template = p.prompt_input if input_ else p.prompt_no_input
     prompt = template.format(instruction=instruction, input=input_)
     n_prompt = len(_encode(tokenizer, prompt, p.max_length))
     direct_max = p.max_length - n_prompt + p.direct_max_offset
+    if p.cherry_length_checks:
+        return _prepare_cherry(tokenizer, p, prompt, response, n_prompt, direct_max)
+    if response == "":
+        return Prepared(None, None, "empty_response")
     cond = _span(tokenizer, prompt + response, response, p.max_length)
     if cond.n_scored == 0:
         return Prepared(None, None, "prompt_too_long")
-    if p.cherry_length_checks:
-        n_instruction = len(_encode(tokenizer, instruction, p.max_length))
-        selection_max = p.max_length - n_instruction - 2
-        if selection_max <= 4:
-            return Prepared(None, None, "instruction_too_long")
-        if direct_max <= 0:
-            return Prepared(None, None, "prompt_too_long")
-        direct_text = p.direct_prefix + response
-        # The stored losses cover the analysis truncation (direct_max); the selection step
-        # slices them up to its own, longer truncation (selection_max), and checks its length.
-        longer = _span(tokenizer, direct_text, response, selection_max)
-        if n_instruction + longer.n_scored > p.max_length:
-            return Prepared(None, None, "length_check")
-        direct = _span(tokenizer, direct_text, response, direct_max)
-    else:
-        # HF `labels=ids`: every token but the first is scored (the first is BOS, if any).
-        ids = _encode(tokenizer, p.direct_prefix + response, direct_max)
-        direct = SpanItem(ids, 1, len(ids))
+    # HF `labels=ids`: every token but the first is scored (the first is BOS, if any).
+    ids = _encode(tokenizer, p.direct_prefix + response, direct_max)
+    direct = SpanItem(ids, 1, len(ids))
     if direct.n_scored == 0:
         return Prepared(None, None, "direct_empty")
+    return Prepared(direct, cond, None)
+
+
+def _prepare_cherry(
+    tokenizer, p: Preset, prompt: str, response: str, n_prompt: int, direct_max: int
+) -> Prepared:
+    """data_by_IFD.py's skips, in its order, on data_analysis.py's truncations."""
+    if p.max_length - n_prompt <= 0:
+        return Prepared(None, None, "prompt_too_long")
+    if response == "":  # both spans are empty
+        return Prepared(None, None, "empty_response")
+    direct = _span(tokenizer, p.direct_prefix + response, response, direct_max)
+    cond = _span(tokenizer, prompt + response, response, p.max_length)
+    if cond.n_scored == 0:
+        return Prepared(None, None, "prompt_too_long")
+    if direct.n_scored == 0:
+        return Prepared(None, None, "direct_empty")
+    if n_prompt + direct.n_scored > p.max_length:
+        return Prepared(None, None, "length_check")
     return Prepared(direct, cond, None)
 
 
@@ -284,7 +224,7 @@ def score_pool_shard(
     records = list(read_pool(pool_path))
     part = [records[i] for i in shard_range(len(records), shard)]
     p = preset(scorer["preset"], scorer.get("max_length"))
-    key = fingerprint(pool=file_sha256(pool_path), shard=shard, scorer=scorer,
+    key = fingerprint(pool=file_sha256(pool_path), shard=shard, scorer=scorer, rules=p.reference,
                       model=model_fingerprint(model_dir))
     loaded: list = []  # the model is loaded only when something is left to score
 

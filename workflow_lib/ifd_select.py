@@ -1,4 +1,4 @@
-"""Selections from IFD scores: Superfiltering, Cherry and Superfiltering.D (methods.md §2).
+"""Selections from IFD scores: Superfiltering, Cherry and Superfiltering.D (docs/methods.md).
 
 `rows` are the scorer's rows (`ifd.score_records`) aligned with the pool's records. Records
 with a `reason` were not scored and are counted per reason in the returned info.
@@ -12,7 +12,9 @@ cherry (data_by_IFD.py): drop IFD > threshold (so == is kept), `k = int(len(kept
   when k rounds to 0; here k = 0 selects none.
 superfiltering_d (do_fla.py): keep IFD < threshold, top `ifd_num` by IFD (count or fraction of
   the pool), embed `instruction + "\\n" + input + "\\n" + output` (the input's newline is there
-  even when the input is empty), facility location to the budget, output in greedy order.
+  even when the input is empty; `sentence_embeddings`: cut at 512 tokens as do_fla.py does),
+  facility location to the budget (`facility_location`: ties as submodlib's lazy greedy), output
+  in greedy order.
 An integer budget is a count in every method (larger than the pool: BudgetError); "all" keeps
 every record that passes the filter.
 """
@@ -27,7 +29,8 @@ import numpy as np
 
 from workflow_lib.budgets import check_budget
 from workflow_lib.facility_location import euclidean_similarity, facility_location_greedy
-from workflow_lib.ifd import Preset, ifd_fields
+from workflow_lib.ifd import ifd_fields
+from workflow_lib.ifd_presets import Preset
 
 
 def budget_count(budget: int | float | str, base: int) -> int:

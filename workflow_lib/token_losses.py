@@ -15,6 +15,9 @@ How it is made fast without changing the numbers:
   token see a later pad, and absolute positions (GPT-2) do not shift, so a sequence scores the
   same alone and in a padded batch (up to kernel rounding, ~1e-6);
 * tokens after a span's end are dropped before the forward pass (they cannot influence it);
+  the span's last token is fed, as the references feed the whole sequence, although no logit
+  at its position is used: a sequence one token shorter gives the same logits in exact
+  arithmetic but other kernel shapes, hence float32 roundings (~1e-6 relative);
 * when `head_only_is_exact(model)` the LM head is applied only to scored positions
   (`bpc._scored_nll`), which avoids a batch × length × vocabulary logits tensor;
 * losses are taken from float32 logits and summed per item in float64.
@@ -30,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 from transformers import PreTrainedModel
 
@@ -136,13 +140,15 @@ def span_mean_losses(
                 tokens = torch.full((len(batch), width), pad_token_id, dtype=torch.long)
                 for row, i in enumerate(batch):
                     tokens[row, : items[i].end] = torch.tensor(items[i].input_ids[: items[i].end])
-                # Target t (column t - 1 of y) is scored when start <= t < end.
-                target = torch.arange(1, width)
+                # Column c predicts token c + 1 (the last column predicts nothing), which is
+                # scored when start <= c + 1 < end.
+                target = torch.arange(1, width + 1)
                 starts = torch.tensor([items[i].start for i in batch])
                 ends = torch.tensor([items[i].end for i in batch])
                 mask = (target[None, :] >= starts[:, None]) & (target[None, :] < ends[:, None])
-                tokens, mask = tokens.to(device), mask.to(device)
-                sums = _scored_nll(model, tokens[:, :-1], tokens[:, 1:], mask, head_only)
+                following = F.pad(tokens[:, 1:], (0, 1), value=pad_token_id)
+                tokens, following, mask = tokens.to(device), following.to(device), mask.to(device)
+                sums = _scored_nll(model, tokens, following, mask, head_only)
                 for row, i in enumerate(batch):
                     results[i] = sums[row].item() / items[i].n_scored
     finally:

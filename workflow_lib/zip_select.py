@@ -41,8 +41,11 @@ Quirks of the reference, reproduced deliberately (methods.md §1.4; marked in `z
   not evaluated; the same 1e6 is written).
 
 Where the reference crashes, `check_zip` raises a ZipError naming the problem: a pool smaller
-than k1 (torch.topk), a record without `source` (KeyError in its source count). Q5's repeats are
-counted in the manifest and warned about with the largest k1 that avoids them
+than k1 (torch.topk), a record without `source` (KeyError in its source count). Pipeline records
+always have one: the conversion step fills in the pool's `source_name` (default: the pool name)
+where the file has none, and `formats.to_reference_sharegpt` keeps it in the dicts ZIP
+compresses, so that value changes the ratios (docs/zip.md).
+Q5's repeats are counted in the manifest and warned about with the largest k1 that avoids them
 (`max_k1_without_repeats`). Both modes log one line per round (selected count, seconds).
 
 `zip_clean` (mode `clean`, off by default) is a deliberate deviation; see its docstring, and
