@@ -113,6 +113,24 @@ def test_tokens_after_the_span_do_not_count(model):
     assert a == pytest.approx(b, abs=1e-6)
 
 
+def test_a_repeated_computation_runs_once(model):
+    """Items with the same span and tokens up to its end (the rest may differ) share one forward
+    row; every item still gets its loss, in input order."""
+    base = random_items(4, seed=5)
+    tail = SpanItem([*base[2].input_ids[: base[2].end], 7, 8], base[2].start, base[2].end)
+    items = [base[0], base[1], base[0], base[2], tail, base[3], base[1]]
+    rows = []
+    hook = model.register_forward_pre_hook(
+        lambda _m, _args, kwargs: rows.append(len(kwargs["input_ids"])), with_kwargs=True)
+    try:
+        got = span_mean_losses(model, items, batch_size=1, pad_token_id=PAD, head_only=False)
+    finally:
+        hook.remove()
+    assert sum(rows) == 4
+    assert got[0] == got[2] and got[1] == got[6] and got[3] == got[4]
+    assert got == pytest.approx([brute_force(model, item) for item in items], rel=1e-5)
+
+
 def test_span_must_fit():
     with pytest.raises(ValueError, match="does not fit"):
         SpanItem([1, 2, 3], 0, 2)
