@@ -59,10 +59,10 @@ def test_iterit_methods_are_grid_cells_without_selection_files():
     assert config["methods"]["iterit"] == {**METHOD, "num_epochs": 2}
     assert config["methods"]["iterit_baseline"]["strategy"] == "baseline"
     cells = list(selections(config))
-    assert Selection("demo", "iterit", "40", during_training=True) in cells
-    assert Selection("demo", "zip", "120") in cells
-    run = next(r for r in runs(config) if r.name == "demo-iterit-40-smollm2-135m")
-    assert run.model_dir == "results/models/demo-iterit-40-smollm2-135m"
+    assert Selection("demo", "iterit", "30", during_training=True) in cells
+    assert Selection("demo", "zip", "60") in cells
+    run = next(r for r in runs(config) if r.name == "demo-iterit-30-smollm2-135m")
+    assert run.model_dir == "results/models/demo-iterit-30-smollm2-135m"
 
 
 @pytest.mark.parametrize(("mutate", "expected"), [

@@ -99,7 +99,8 @@ def test_readme_own_pool_config_selects_without_a_model(tmp_path):
     raw.write_text(json.dumps([to_format(r, "alpaca") for r in generate_pool(400)]))
     write_config(tmp_path, config)
     jobs = planned_jobs(snakemake(tmp_path))  # the default target, `all`
-    assert set(jobs) == {"convert_pool", "select_baseline", "select_zip", "all"}, jobs
+    assert set(jobs) == {"convert_pool", "select_baseline", "select_zip", "selection_table",
+                         "selection_plots", "all"}, jobs
     assert not (tmp_path / "resources").exists() and not (tmp_path / "results/models").exists()
     for method in config["experiments"][0]["methods"]:
         for budget, size in (("100", 100), ("0.1", 40)):

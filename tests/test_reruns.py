@@ -108,7 +108,7 @@ def test_changed_parameter_reruns_exactly_its_downstream(tiny_run, tmp_path, key
         node = node[part]
     node[leaf] = value
     copy_run(tiny_run, tmp_path,
-             items=("corpus.jsonl", "mtbench", "results", "resources", ".snakemake"))
+             items=("corpus.jsonl", "results", "resources", ".snakemake"))
     write_config(tmp_path, config)
     proc = snakemake(tmp_path, "-n")
     assert planned_jobs(proc) == {**expected, **REPORT_JOBS}

@@ -155,7 +155,7 @@ def scontrol_job(job_id: int) -> dict[str, str]:
 def test_tiny_chain_through_sbatch_equals_the_local_run(local_slurm, tiny_run, tmp_path,
                                                        summary):
     profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
-    copy_run(tiny_run, tmp_path, items=("corpus.jsonl", "mtbench"))
+    copy_run(tiny_run, tmp_path, items=("corpus.jsonl",))
     # The whole chain with one method of the two (9 jobs instead of 13, for CI time).
     config = yaml.safe_load((tiny_run / "config.yaml").read_text())
     config["experiments"][0]["methods"] = ["random"]
