@@ -131,10 +131,11 @@ def span_mean_losses(
     results = [math.nan] * len(items)
     # Only positions up to the span's end are needed; empty spans need no forward pass, and an
     # item equal to an earlier one (same tokens up to its end, same span) takes its loss.
+    keys = [_computation(item) if item.n_scored > 0 else None for item in items]
     first: dict[tuple, int] = {}
-    for i, item in enumerate(items):
-        if item.n_scored > 0:
-            first.setdefault(_computation(item), i)
+    for i, key in enumerate(keys):
+        if key is not None:
+            first.setdefault(key, i)
     todo = sorted(first.values())
     lengths = [items[i].end for i in todo]
     batches = [
@@ -166,7 +167,7 @@ def span_mean_losses(
                     results[i] = sums[row].item() / items[i].n_scored
     finally:
         model.train(was_training)
-    for i, item in enumerate(items):
-        if item.n_scored > 0:
-            results[i] = results[first[_computation(item)]]
+    for i, key in enumerate(keys):
+        if key is not None:
+            results[i] = results[first[key]]
     return results
