@@ -10,10 +10,16 @@ REQS := $(PYTHON) envs/pip_requirements.py
 
 .PHONY: venv tools chromium demo test lint dryrun lock clean-venv
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed $(VENV)/.package
 
 # Axolotl and lm-eval: their pins (packaging==26 among them) cannot share Snakemake's venv.
-tools: $(TOOLS)/.installed
+tools: $(TOOLS)/.installed $(TOOLS)/.package
+
+# workflow_lib itself, editable, in both environments: the rules' scripts import it, and so does
+# Axolotl (its IterIT plugin). Rebuilt alone when pyproject.toml changes.
+%/.package: %/.installed pyproject.toml
+	$*/bin/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
 
 $(TOOLS)/.installed: $(TOOLS_ENVS) envs/constraints-tools.txt envs/pip_requirements.py
 	$(PYTHON) -m venv $(TOOLS)
@@ -40,7 +46,7 @@ demo: venv tools
 test: venv tools chromium lint
 	$(BIN)/pytest
 
-# tests/test_report_browser.py opens the report in headless Chromium (Debian's package).
+# tests/workflow/test_report_browser.py opens the report in headless Chromium (Debian's package).
 chromium:
 	@command -v chromium >/dev/null || { command -v apt-get >/dev/null && \
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; } || \

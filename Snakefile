@@ -10,10 +10,10 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
-sys.path.insert(0, workflow.basedir)
-
-from workflow_lib.config import ConfigError, runs, validate_config  # noqa: E402
-from workflow_lib.jobs import print_job_warnings  # noqa: E402
+from workflow_lib.core.errors import ConfigError
+from workflow_lib.config.grid import runs
+from workflow_lib.config.validate import validate_config
+from workflow_lib.core.jobs import print_job_warnings
 
 # A recipe given with --configfile stands alone: the demo's config.yaml is not merged under it
 # (Snakemake would otherwise deep-merge the two, leaking demo pools and models into the recipe).

@@ -3,8 +3,8 @@
 The baseline is written here in the style of the reference scripts (methods.md §2.1-2.2): one
 record at a time, one forward pass per text with full logits and `output_hidden_states=True`,
 HF `labels` loss (Superfiltering) or a per-token `log_softmax` + NLL loop (Cherry). `fast` is
-`workflow_lib.ifd.score_records(mode="fast")`. To keep the ratio fair on a shared machine, the
-sample is cut into rounds and each round runs both, alternating which goes first.
+`workflow_lib.scoring.ifd.score_records(mode="fast")`. To keep the ratio fair on a shared
+machine, the sample is cut into rounds and each round runs both, alternating which goes first.
 
 Prints samples/s of each, the ratio, Spearman's rho between the two IFD columns, the overlap of
 the selected top 10%, and tokens/s against the FLOP bound (2 × parameters per token at the
@@ -29,15 +29,14 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from workflow_lib.data.formats import convert_file
+from workflow_lib.data.records import read_pool
+from workflow_lib.report.rank_stats import spearman, top_overlap
+from workflow_lib.scoring.ifd import ifd_fields, load_scorer, prepare, score_records
+from workflow_lib.scoring.presets import PRESETS, Preset
+from workflow_lib.scoring.token_losses import DEFAULT_MAX_PADDING
 
-from workflow_lib.formats import convert_file  # noqa: E402
-from workflow_lib.ifd import ifd_fields, load_scorer, prepare, score_records  # noqa: E402
-from workflow_lib.ifd_presets import PRESETS, Preset  # noqa: E402
-from workflow_lib.rank_stats import spearman, top_overlap  # noqa: E402
-from workflow_lib.records import read_pool  # noqa: E402
-from workflow_lib.token_losses import DEFAULT_MAX_PADDING  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 POOL = ROOT.parent / "shared" / "data" / "pools" / "alpaca_sample_2k.json"
 MODEL = ROOT / "resources" / "models" / "smollm2-135m"

@@ -3,10 +3,11 @@
 The baseline is methods.md §3.3 literally: `TfidfVectorizer(ngram_range=(1, 3))`, CSC matrix,
 `X.sum(axis=1)` over the whole matrix at every greedy step, column decay through CSC
 `__setitem__`, and the list-membership merge. The fast path is
-`workflow_lib.iterit_select.update_order` (own TF-IDF, row sums recomputed only for rows sharing
-a decayed column). Both run on the same responses and scores in the same run; the picks must be
-equal. Scores are seeded random values in IFD's range rounded to bf16 (the cost of the step does
-not depend on where the scores come from). Needs scipy and scikit-learn, i.e. the tools env:
+`workflow_lib.select.iterit.select.update_order` (own TF-IDF, row sums recomputed only for
+rows sharing a decayed column). Both run on the same responses and scores in the same run;
+the picks must be equal. Scores are seeded random values in IFD's range rounded to bf16 (the
+cost of the step does not depend on where the scores come from). Needs scipy and
+scikit-learn, i.e. the tools env:
 
     .venv-tools/bin/python bench/iterit_select_bench.py [--n 2000] [--m 100] [--decay 0.1]
 """
@@ -22,9 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from workflow_lib.iterit_select import update_order
+from workflow_lib.select.iterit.select import update_order
 
 POOL = Path(__file__).resolve().parents[2] / "shared/data/pools/alpaca_sample_2k.json"
 

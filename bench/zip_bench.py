@@ -1,7 +1,7 @@
 """ZIP selection: a straightforward port of the reference loop vs the pipeline's fast path.
 
 The baseline recompresses `str(final + [x])` for every candidate in one process, as ZIP.py does
-with n_jobs=1 (methods.md §1.3); the fast path is `workflow_lib.zip_select.zip_fast`
+with n_jobs=1 (methods.md §1.3); the fast path is `workflow_lib.select.zip.zip_fast`
 (incremental compression, `--workers` threads). Both run on the same pool in the same run.
 
 The budget only decides when the reference loop stops (after whole rounds of k3), so the
@@ -31,11 +31,9 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from workflow_lib.formats import convert_file, to_reference_sharegpt
-from workflow_lib.jsonio import read_jsonl
-from workflow_lib.zip_select import zip_fast
+from workflow_lib.core.jsonio import read_jsonl
+from workflow_lib.data.formats import convert_file, to_reference_sharegpt
+from workflow_lib.select.zip import zip_fast
 
 POOLS = Path(__file__).resolve().parents[2] / "shared/data/pools"
 DEFAULT_POOLS = [POOLS / "alpaca_sample_2k.json", POOLS / "dolly_sample_2k.jsonl"]

@@ -1,7 +1,7 @@
 """How much ZIP's `clean` mode differs from `reference` mode on the demo pool (Jaccard).
 
 Generates the embedded demo's pool and runs the demo's ZIP method (pool, k's and budget read
-from `config.yaml`) in both modes through `workflow_lib.zip_select.select_zip`, then prints the
+from `config.yaml`) in both modes through `workflow_lib.select.zip.select_zip`, then prints the
 overlap of the two selections and the statistics the manifest records for each (compression
 ratio of the selected set, mean lengths), plus the quality mix of the demo records.
 
@@ -11,19 +11,16 @@ ratio of the selected set, mean lengths), plus the quality mix of the demo recor
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from workflow_lib.config import validate_config
-from workflow_lib.demo_pool import generate_pool
-from workflow_lib.manifest import selection_stats
-from workflow_lib.zip_select import select_zip
+from workflow_lib.config.validate import validate_config
+from workflow_lib.data.demo_pool import generate_pool
+from workflow_lib.select.output import selection_stats
+from workflow_lib.select.zip import select_zip
 
 ROOT = Path(__file__).resolve().parents[1]
 

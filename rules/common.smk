@@ -4,9 +4,9 @@ import os
 import re
 import sys
 
-from workflow_lib.config import methods_of_kind, pools_of_kind, selections
-from workflow_lib.ifd_presets import PRESETS
-from workflow_lib.mtbench_judge import TRANSPORT_KEYS
+from workflow_lib.config.grid import methods_of_kind, pools_of_kind, selections
+from workflow_lib.scoring.presets import PRESETS
+from workflow_lib.evaluate.mtbench.judge import TRANSPORT_KEYS
 
 
 def _alternatives(names):

@@ -1,5 +1,5 @@
 """IterIT: selection during training. Each IterIT run (method kind `iterit`) is one Axolotl run on
-the whole pool whose epochs train on the subsets IterIT picks (workflow_lib/iterit_train.py); it
+the whole pool whose epochs train on the subsets IterIT picks (workflow_lib/train/iterit.py); it
 writes results/models/{run}/ like the train rule, plus iterit/epoch*.json. The epoch-0 scores
 with the base model are computed once per pool and model and shared by the runs.
 """

@@ -4,9 +4,9 @@ import json
 import time
 from pathlib import Path
 
-from workflow_lib.bpc_eval import bpc_metrics, model_bpc, write_bpc_result
-from workflow_lib.jobs import run_job
-from workflow_lib.jsonio import write_json
+from workflow_lib.core.jobs import run_job
+from workflow_lib.core.jsonio import write_json
+from workflow_lib.evaluate.bpc import bpc_metrics, model_bpc, write_bpc_result
 
 
 def score(smk):

@@ -2,9 +2,9 @@
 
 import time
 
-from workflow_lib.formats import convert_file
-from workflow_lib.jobs import run_job
-from workflow_lib.manifest import write_manifest
+from workflow_lib.core.jobs import run_job
+from workflow_lib.core.manifest import write_manifest
+from workflow_lib.data.formats import convert_file
 
 
 def main(smk):

@@ -1,8 +1,8 @@
 """Download a Hugging Face dataset split at a pinned revision into raw JSONL."""
 
-from workflow_lib.hub import dataset_rows, require_online
-from workflow_lib.jobs import run_job
-from workflow_lib.jsonio import write_json, write_jsonl
+from workflow_lib.core.jobs import run_job
+from workflow_lib.core.jsonio import write_json, write_jsonl
+from workflow_lib.data.hub import dataset_rows, require_online
 
 
 def main(smk):

@@ -1,13 +1,13 @@
 """Generate the embedded demo pool and its held-out evaluation split."""
 
-from workflow_lib.demo_pool import (
+from workflow_lib.core.jobs import run_job
+from workflow_lib.core.jsonio import write_json, write_jsonl
+from workflow_lib.data.demo_pool import (
     composition,
     generate_heldout,
     generate_pool,
     heldout_multiple_choice,
 )
-from workflow_lib.jobs import run_job
-from workflow_lib.jsonio import write_json, write_jsonl
 
 
 def main(smk):

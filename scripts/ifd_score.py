@@ -1,10 +1,10 @@
 """Rule ifd_score_shard: IFD rows of one pool shard (resumable). Rule ifd_gather: shards to one
-parquet keyed by record id (workflow_lib.ifd, workflow_lib.score_shards)."""
+parquet keyed by record id (workflow_lib.scoring.ifd, workflow_lib.scoring.shards)."""
 
-from workflow_lib.ifd import score_pool_shard
-from workflow_lib.jobs import run_job
-from workflow_lib.records import read_pool
-from workflow_lib.score_shards import gather_scores
+from workflow_lib.core.jobs import run_job
+from workflow_lib.data.records import read_pool
+from workflow_lib.scoring.ifd import score_pool_shard
+from workflow_lib.scoring.shards import gather_scores
 
 
 def score(smk):

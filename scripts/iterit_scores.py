@@ -2,8 +2,8 @@
 
 import logging
 
-from workflow_lib.iterit_scoring import score_pool
-from workflow_lib.jobs import run_job
+from workflow_lib.core.jobs import run_job
+from workflow_lib.select.iterit.scoring import score_pool
 
 
 def main(smk):

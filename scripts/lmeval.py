@@ -2,8 +2,8 @@
 
 import sys
 
-from workflow_lib.jobs import run_job
-from workflow_lib.lmeval_metrics import run_lmeval
+from workflow_lib.core.jobs import run_job
+from workflow_lib.evaluate.lmeval.metrics import run_lmeval
 
 
 def main(smk):

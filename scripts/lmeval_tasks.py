@@ -1,7 +1,7 @@
 """Write the lm-eval task folder: demo held-out tasks, local benchmarks, the hub task group."""
 
-from workflow_lib.jobs import run_job
-from workflow_lib.lmeval_tasks import write_task_folder
+from workflow_lib.core.jobs import run_job
+from workflow_lib.evaluate.lmeval.tasks import write_task_folder
 
 
 def main(smk):

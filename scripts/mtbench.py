@@ -3,10 +3,13 @@ mtbench_judge (their judgments and metrics.json)."""
 
 from pathlib import Path
 
-from workflow_lib.jobs import run_job
-from workflow_lib.jsonio import write_json, write_jsonl
-from workflow_lib.manifest import environment, file_sha256
-from workflow_lib.mtbench import (
+from workflow_lib.core.jobs import run_job
+from workflow_lib.core.jsonio import write_json, write_jsonl
+from workflow_lib.core.manifest import environment, file_sha256
+from workflow_lib.evaluate.mtbench.answers import generate_answers
+from workflow_lib.evaluate.mtbench.demo import write_demo_data
+from workflow_lib.evaluate.mtbench.judge import TRANSPORT_KEYS, judge_run
+from workflow_lib.evaluate.mtbench.questions import (
     DATA_FILES,
     fetch_data,
     judge_items,
@@ -16,16 +19,14 @@ from workflow_lib.mtbench import (
     mtbench_metrics,
     subset_questions,
 )
-from workflow_lib.mtbench_answers import generate_answers
-from workflow_lib.mtbench_demo import write_demo_data
-from workflow_lib.mtbench_judge import TRANSPORT_KEYS, judge_run
 
 
 def data(smk):
     out = Path(smk.output.questions).parent
     if smk.params.questions == "demo":
         write_demo_data(out)
-        files = {name: {"source": "workflow_lib/mtbench_demo.py", "sha256": file_sha256(out / name)}
+        source = "workflow_lib/evaluate/mtbench/demo.py"
+        files = {name: {"source": source, "sha256": file_sha256(out / name)}
                  for name in DATA_FILES}
     else:
         files = fetch_data(out, smk.params.local_data, smk.params.check_sha256)

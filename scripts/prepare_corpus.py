@@ -1,10 +1,10 @@
 """Prepare a BPC corpus (local file or hub dataset) as resources/corpora/{corpus}.jsonl."""
 
-from workflow_lib.corpora import corpus_records, heldout_documents, stdlib_documents
-from workflow_lib.hub import dataset_rows, require_online
-from workflow_lib.jobs import run_job
-from workflow_lib.jsonio import read_jsonl, write_json, write_jsonl
-from workflow_lib.manifest import file_sha256
+from workflow_lib.core.jobs import run_job
+from workflow_lib.core.jsonio import read_jsonl, write_json, write_jsonl
+from workflow_lib.core.manifest import file_sha256
+from workflow_lib.data.corpora import corpus_records, heldout_documents, stdlib_documents
+from workflow_lib.data.hub import dataset_rows, require_online
 
 
 def main(smk):

@@ -1,7 +1,7 @@
 """Prepare a base model folder under resources/models/{model}/."""
 
-from workflow_lib.jobs import run_job
-from workflow_lib.models import prepare_model
+from workflow_lib.core.jobs import run_job
+from workflow_lib.models.prepare import prepare_model
 
 
 def main(smk):

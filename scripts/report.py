@@ -1,8 +1,8 @@
 """Report rules: the tidy metrics table, the paper tables, and the BPC and Entropy-Law plots."""
 
-from workflow_lib.config import runs
-from workflow_lib.jobs import run_job
-from workflow_lib.report import (
+from workflow_lib.config.grid import runs
+from workflow_lib.core.jobs import run_job
+from workflow_lib.report.tables import (
     bpc_figure,
     collect_metrics,
     entropy_law_figure,

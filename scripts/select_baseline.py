@@ -2,11 +2,11 @@
 
 import time
 
-from workflow_lib.baselines import select_baseline
-from workflow_lib.config import parse_budget
-from workflow_lib.jobs import run_job, selection_context
-from workflow_lib.jsonio import read_jsonl
-from workflow_lib.manifest import write_selection
+from workflow_lib.config.grid import parse_budget, selection_context
+from workflow_lib.core.jobs import run_job
+from workflow_lib.core.jsonio import read_jsonl
+from workflow_lib.select.baselines import select_baseline
+from workflow_lib.select.output import write_selection
 
 
 def main(smk):

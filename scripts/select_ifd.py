@@ -1,19 +1,20 @@
 """IFD selection (superfiltering, cherry, superfiltering_d) of one pool at one budget from the
-pool's gathered scores (workflow_lib.ifd_select)."""
+pool's gathered scores (workflow_lib.select.ifd)."""
 
 import time
 from functools import partial
 
 import torch
 
-from workflow_lib.config import parse_budget
-from workflow_lib.ifd_presets import preset
-from workflow_lib.ifd_select import select_ifd, select_superfiltering_d
-from workflow_lib.jobs import run_job, selection_context
-from workflow_lib.manifest import file_sha256, write_selection
-from workflow_lib.records import read_pool
-from workflow_lib.score_shards import read_scores
-from workflow_lib.sentence_embeddings import embed_texts
+from workflow_lib.config.grid import parse_budget, selection_context
+from workflow_lib.core.jobs import run_job
+from workflow_lib.core.manifest import file_sha256
+from workflow_lib.data.records import read_pool
+from workflow_lib.models.embeddings import embed_texts
+from workflow_lib.scoring.presets import preset
+from workflow_lib.scoring.shards import read_scores
+from workflow_lib.select.ifd import select_ifd, select_superfiltering_d
+from workflow_lib.select.output import write_selection
 
 
 def main(smk):

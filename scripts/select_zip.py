@@ -1,12 +1,12 @@
-"""ZIP (Entropy Law) selection of one pool at one budget (workflow_lib.zip_select)."""
+"""ZIP (Entropy Law) selection of one pool at one budget (workflow_lib.select.zip)."""
 
 import time
 
-from workflow_lib.config import parse_budget
-from workflow_lib.jobs import run_job, selection_context
-from workflow_lib.jsonio import read_jsonl
-from workflow_lib.manifest import write_selection
-from workflow_lib.zip_select import select_zip
+from workflow_lib.config.grid import parse_budget, selection_context
+from workflow_lib.core.jobs import run_job
+from workflow_lib.core.jsonio import read_jsonl
+from workflow_lib.select.output import write_selection
+from workflow_lib.select.zip import select_zip
 
 
 def main(smk):

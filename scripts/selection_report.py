@@ -1,14 +1,12 @@
 """The selection table, and per pool the overlap, rank-agreement and distribution plots
-(workflow_lib.selection_report)."""
+(workflow_lib.report.selections)."""
 
 import logging
 from pathlib import Path
 
-from workflow_lib.jobs import run_job
-from workflow_lib.records import read_pool
-from workflow_lib.report import save_figure, selection_table, write_table
-from workflow_lib.score_shards import read_scores
-from workflow_lib.selection_report import (
+from workflow_lib.core.jobs import run_job
+from workflow_lib.data.records import read_pool
+from workflow_lib.report.selections import (
     distribution_figure,
     distributions,
     orderings,
@@ -18,6 +16,8 @@ from workflow_lib.selection_report import (
     rank_figure,
     read_chosen,
 )
+from workflow_lib.report.tables import save_figure, selection_table, write_table
+from workflow_lib.scoring.shards import read_scores
 
 
 def table(smk):

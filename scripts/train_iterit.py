@@ -1,10 +1,10 @@
 """An IterIT run: fine-tune a base model with Axolotl, selecting each epoch's records while
 training (results/models/{run}/, with iterit/epoch*.json)."""
 
-from workflow_lib.config import parse_budget
-from workflow_lib.iterit_train import train_iterit
-from workflow_lib.jobs import run_job, selection_context
-from workflow_lib.training import job_arguments
+from workflow_lib.config.grid import parse_budget, selection_context
+from workflow_lib.core.jobs import run_job
+from workflow_lib.train.axolotl_run import job_arguments
+from workflow_lib.train.iterit import train_iterit
 
 
 def main(smk):

@@ -1,7 +1,7 @@
 """Fine-tune one run's base model on its selection with Axolotl (results/models/{run}/)."""
 
-from workflow_lib.jobs import run_job
-from workflow_lib.training import job_arguments, train_run
+from workflow_lib.core.jobs import run_job
+from workflow_lib.train.axolotl_run import job_arguments, train_run
 
 
 def main(smk):

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_workflow import TINY_CONFIG, snakemake, write_config
+
+from tests.support import TINY_CONFIG, snakemake, write_config
 
 SUMMARY = pytest.StashKey[list[str]]()
 

@@ -1,0 +1,1 @@
+install-workflow-lib.sh

@@ -1,0 +1,57 @@
+"""What the tests share: the repository's paths, running Snakemake on a work folder, and the
+test configs (YAML files in tests/configs/)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS_PYTHON = ROOT / ".venv-tools" / "bin" / "python"
+CONFIGS = ROOT / "tests" / "configs"
+SHARED = ROOT.parent / "shared"  # the real public data beside the repository (optional)
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile")]
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run Snakemake in `workdir` with its config.yaml and the repository's local profile."""
+    proc = subprocess.run(
+        [*SNAKEMAKE, "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
+         "--workflow-profile", str(ROOT / "profiles" / "default"), "--cores", "2", *args],
+        capture_output=True, text=True, cwd=workdir)
+    if check and proc.returncode != 0:
+        pytest.fail(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n"
+                    f"{proc.stderr[-3000:]}")
+    return proc
+
+
+def write_config(workdir: Path, config: dict) -> None:
+    """Write `config` as the work folder's config.yaml."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
+    """Job counts per rule from a dry run's summary table."""
+    counts, table = {}, False
+    for line in (proc.stdout + proc.stderr).splitlines():
+        parts = line.split()
+        if parts[:2] == ["job", "count"]:
+            table = True
+        elif table and len(parts) == 2 and parts[1].isdigit() and parts[0] != "total":
+            counts[parts[0]] = int(parts[1])
+        elif table and parts and parts[0] == "total":
+            break
+    return counts
+
+
+def load_config(name: str) -> dict:
+    """A test config from tests/configs/<name>.yaml (a fresh copy each call)."""
+    return yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
+
+
+TINY_CONFIG = load_config("tiny")

@@ -1,0 +1,153 @@
+"""Config validation: defaults, unknown keys named by path, cross-references, grid expansion."""
+
+import copy
+
+import pytest
+import yaml
+
+from tests.support import ROOT
+from workflow_lib.config.grid import Selection, parse_budget, runs, selections
+from workflow_lib.config.validate import validate_config
+from workflow_lib.core.errors import ConfigError
+
+
+@pytest.fixture
+def demo_config() -> dict:
+    return yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def test_demo_config_is_valid_and_defaults_are_filled(demo_config):
+    validate_config(demo_config)
+    assert demo_config["pools"]["demo"]["format"] is None
+    assert demo_config["pools"]["demo"]["limit"] is None
+    assert demo_config["corpora"]["stdlib_code"]["subset"] is None
+    assert demo_config["train"]["lora"] == {"r": 16, "alpha": 32, "dropout": 0.05}
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_recipe_configs_are_valid(path):
+    validate_config(yaml.safe_load(path.read_text()))
+
+
+def test_hf_source_defaults_are_filled(demo_config):
+    demo_config["pools"]["alpaca"] = {
+        "source": {"kind": "huggingface", "repo": "tatsu-lab/alpaca", "revision": "main"}}
+    validate_config(demo_config)
+    assert demo_config["pools"]["alpaca"]["source"]["split"] == "train"
+    assert demo_config["pools"]["alpaca"]["source"]["retries"] == 3
+
+
+@pytest.mark.parametrize(("mutate", "expected"), [
+    (lambda c: c.update(bogus=1), "<top level>: unknown key 'bogus'"),
+    (lambda c: c["methods"]["random"].update(sed=1), "methods.random: unknown key 'sed'"),
+    (lambda c: c["models"]["smollm2-135m"]["source"].update(dtyp="x"),
+     "models.smollm2-135m.source: unknown key 'dtyp'"),
+    (lambda c: c["pools"]["demo"]["source"].update(n="many"), "pools.demo.source.n:"),
+    (lambda c: c["methods"].update(zipp={"kind": "zipp"}), "methods.zipp.kind:"),
+    (lambda c: c["experiments"][0].update(budgets=[0]), "experiments.0.budgets.0:"),
+    (lambda c: c["experiments"][0].update(budgets=[1.5]), "experiments.0.budgets.0:"),
+    (lambda c: c["pools"].update({"a/b": c["pools"]["demo"]}), "pools:"),
+    (lambda c: c["experiments"][0].update(methods=["nope"]),
+     "experiments.0.methods: 'nope' is not defined in methods"),
+    (lambda c: c["experiments"][0].update(base_models=["gpt9"]),
+     "experiments.0.base_models: 'gpt9' is not defined in models"),
+    (lambda c: c["eval"]["bpc"].update(corpora=["cc"]),
+     "eval.bpc.corpora.0: 'cc' is not defined in corpora"),
+    (lambda c: c["corpora"]["demo_heldout_text"]["source"].update(pool="nope"),
+     "corpora.demo_heldout_text.source.pool: 'nope' is not a demo pool"),
+    (lambda c: c["corpora"].update(metrics=c["corpora"]["stdlib_code"]),
+     "corpora: 'metrics' is reserved"),
+])
+def test_invalid_configs_name_the_offending_key(demo_config, mutate, expected):
+    mutate(demo_config)
+    with pytest.raises(ConfigError) as err:
+        validate_config(demo_config)
+    assert expected in str(err.value)
+
+
+def test_all_problems_are_reported_at_once(demo_config):
+    demo_config["bogus"] = 1
+    demo_config["methods"]["random"]["sed"] = 1
+    with pytest.raises(ConfigError) as err:
+        validate_config(demo_config)
+    assert "bogus" in str(err.value) and "sed" in str(err.value)
+
+
+def test_selections_expand_the_grid_once_per_cell(demo_config):
+    validate_config(demo_config)
+    demo_config["experiments"][0]["methods"] = ["full", "random", "longest"]
+    demo_config["experiments"][0]["budgets"] = [120, 0.1]
+    demo_config["experiments"][1:] = [copy.deepcopy(demo_config["experiments"][0])]
+    cells = list(selections(demo_config))
+    assert cells == [
+        Selection("demo", "full", "all"),
+        Selection("demo", "random", "120"), Selection("demo", "random", "0.1"),
+        Selection("demo", "longest", "120"), Selection("demo", "longest", "0.1"),
+    ]
+    assert cells[1].path == "results/selections/demo/random/120"
+
+
+@pytest.mark.parametrize(("label", "value"), [("all", "all"), ("120", 120), ("0.05", 0.05)])
+def test_budget_labels_round_trip(label, value):
+    assert parse_budget(label) == value
+
+
+def test_runs_name_base_models_and_fine_tunes(demo_config):
+    validate_config(demo_config)
+    demo_config["experiments"][0]["methods"] = ["full", "random", "longest"]
+    del demo_config["experiments"][1:]
+    names = [r.name for r in runs(demo_config)]
+    assert names == ["base-smollm2-135m", "demo-full-all-smollm2-135m",
+                     "demo-random-60-smollm2-135m", "demo-longest-60-smollm2-135m"]
+    fine_tune = runs(demo_config)[2]
+    assert fine_tune.selection == Selection("demo", "random", "60")
+    assert fine_tune.model_dir == "results/models/demo-random-60-smollm2-135m"
+    assert runs(demo_config)[0].model_dir == "resources/models/smollm2-135m"
+
+
+def test_ambiguous_run_names_are_rejected(demo_config):
+    demo_config["pools"]["demo-b"] = demo_config["pools"]["demo"]
+    demo_config["methods"]["c"] = {"kind": "random"}
+    demo_config["methods"]["b-c"] = {"kind": "random"}
+    demo_config["experiments"] = [
+        {"pools": ["demo-b"], "methods": ["c"], "budgets": [120], "base_models": ["smollm2-135m"]},
+        {"pools": ["demo"], "methods": ["b-c"], "budgets": [120], "base_models": ["smollm2-135m"]},
+    ]
+    validate_config(demo_config)
+    with pytest.raises(ConfigError, match="'demo-b-c-120-smollm2-135m' is ambiguous"):
+        runs(demo_config)
+
+
+SELECTION_ONLY = {
+    "pools": {"mine": {"source": {"kind": "local", "path": "mine.json"}}},
+    "methods": {"random": {"kind": "random"}, "zip": {"kind": "zip", "k1": 200}},
+    "experiments": [{"pools": ["mine"], "methods": ["random", "zip"], "budgets": [20, 0.5]}],
+}
+
+
+def test_selection_only_config_needs_no_model():
+    config = validate_config(copy.deepcopy(SELECTION_ONLY))
+    assert config["models"] == {} and config["experiments"][0]["base_models"] == []
+    assert runs(config) == []
+    assert [c.path for c in selections(config)] == [
+        "results/selections/mine/random/20", "results/selections/mine/random/0.5",
+        "results/selections/mine/zip/20", "results/selections/mine/zip/0.5"]
+
+
+@pytest.mark.parametrize(("method", "scorers", "expected"), [
+    ({"kind": "iterit"}, {},
+     "experiments.0.base_models: needed by it (selection during training)"),
+    ({"kind": "superfiltering", "scorer": "sf"},
+     {"sf": {"model": "gpt2", "preset": "superfiltering"}},
+     "scorers.sf.model: 'gpt2' is not defined in models (defined: none); IFD scoring needs"),
+    ({"kind": "cherry", "scorer": "c"}, {},
+     "methods.it.scorer: 'c' is not defined in scorers (defined: none)"),
+])
+def test_selection_only_config_names_what_needs_a_model(method, scorers, expected):
+    config = copy.deepcopy(SELECTION_ONLY)
+    config["methods"]["it"] = method
+    config["scorers"] = scorers
+    config["experiments"][0]["methods"].append("it")
+    with pytest.raises(ConfigError) as err:
+        validate_config(config)
+    assert expected in str(err.value)

@@ -1,0 +1,207 @@
+"""IterIT during training: the scoring spans, the epoch schedule on a tiny model (in process),
+and one real Axolotl run with the plugin (subset per epoch, continuous LR schedule, files)."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import pytest
+import torch
+import yaml
+
+from tests.support import ROOT, TOOLS_PYTHON
+from workflow_lib.config.grid import Selection, runs, selections
+from workflow_lib.config.validate import validate_config
+from workflow_lib.core.errors import ConfigError, UserError
+from workflow_lib.core.jsonio import write_jsonl
+from workflow_lib.models.tiny import build_tiny_model
+from workflow_lib.select.iterit.schedule import IterITSchedule, IterITSettings
+from workflow_lib.select.iterit.scoring import (
+    ifd_from_losses,
+    read_scores,
+    round_scores,
+    scoring_texts,
+    span_items,
+    write_scores,
+)
+from workflow_lib.train.iterit import iterit_overrides, subset_size, total_steps, train_iterit
+
+WORDS = ["alpha", "beta", "gamma", "delta", "apple", "river", "stone", "cloud", "seven", "green",
+         "quick", "slow"]
+METHOD = {"kind": "iterit", "strategy": "iterative", "num_epochs": 2, "update_ratio": 3,
+          "score_type": "BOTH", "diversity_weight_decay": 0.1, "score_batch_size": 8,
+          "score_precision": "bf16"}
+
+
+def make_records(n: int = 40) -> list[dict]:
+    rng = random.Random(0)
+    return [{"id": f"r{i}", "source": "t", "meta": {}, "conversations": [
+        {"from": "human", "value": f"Question {i}: say something about {rng.choice(WORDS)}"},
+        {"from": "gpt", "value": " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 12)))},
+    ]} for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """(pool JSONL, tiny llama folder, records)."""
+    root = tmp_path_factory.mktemp("iterit")
+    records = make_records()
+    write_jsonl(root / "pool.jsonl", records)
+    texts = [t["value"] for r in records for t in r["conversations"]]
+    return str(root / "pool.jsonl"), str(build_tiny_model(root / "tiny", texts)), records
+
+
+def test_iterit_methods_are_grid_cells_without_selection_files():
+    config = validate_config(yaml.safe_load((ROOT / "config.yaml").read_text()))
+    assert config["methods"]["iterit"] == {**METHOD, "num_epochs": 2}
+    assert config["methods"]["iterit_baseline"]["strategy"] == "baseline"
+    cells = list(selections(config))
+    assert Selection("demo", "iterit", "30", during_training=True) in cells
+    assert Selection("demo", "zip", "60") in cells
+    run = next(r for r in runs(config) if r.name == "demo-iterit-30-smollm2-135m")
+    assert run.model_dir == "results/models/demo-iterit-30-smollm2-135m"
+
+
+@pytest.mark.parametrize(("mutate", "expected"), [
+    (lambda c: c["methods"]["iterit"].update(strategy="adaptive"), "methods.iterit.strategy:"),
+    (lambda c: c["methods"]["iterit"].update(ratio=0.05), "methods.iterit: unknown key 'ratio'"),
+    (lambda c: c["experiments"][1].update(budgets=[40, "all"]),
+     "experiments.1.budgets: 'all' cannot be the per-epoch budget of iterit, iterit_baseline"),
+])
+def test_invalid_iterit_configs_name_the_key(mutate, expected):
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    mutate(config)
+    with pytest.raises(ConfigError) as err:
+        validate_config(config)
+    assert expected in str(err.value)
+
+
+def test_subset_size_and_whole_run_steps():
+    assert subset_size(1200, 120) == 120 and subset_size(52002, 0.05) == 2600
+    with pytest.raises(UserError, match="m = 0"):
+        subset_size(10, 0.05)
+    assert total_steps(120, 2, 2, 1) == 120 and total_steps(2600, 3, 1, 32) == 3 * 81
+    assert total_steps(3, 2, 4, 8) == 2      # at least one step per epoch
+
+
+def test_overrides_keep_one_row_per_record_and_set_the_whole_run():
+    train = {"sequence_len": 512, "seed": 42, "micro_batch_size": 2,
+             "gradient_accumulation_steps": 1}
+    o = iterit_overrides(METHOD, train, pool="p.jsonl", m=120, out_dir="w/iterit")
+    assert o["plugins"] == ["workflow_lib.axolotl_plugin.iterit.IterITPlugin"]
+    assert o["max_steps"] == 120 and o["num_epochs"] == 2
+    assert (o["sample_packing"], o["shuffle_merged_datasets"], o["excess_length_strategy"]) == (
+        False, False, "truncate")
+    assert o["iterit"] == {"pool": "p.jsonl", "m": 120, "strategy": "iterative",
+                           "update_ratio": 3, "score_type": "BOTH",
+                           "diversity_weight_decay": 0.1, "score_batch_size": 8,
+                           "score_precision": "bf16", "max_length": 512, "seed": 42,
+                           "out_dir": "w/iterit", "initial_scores": None}
+
+
+def test_spans_cover_the_response_and_end_of_turn(tiny):
+    from transformers import AutoTokenizer
+
+    _, model_dir, records = tiny
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    record = {**records[0], "conversations": [
+        {"from": "human", "value": "Spell it"}, {"from": "gpt", "value": "d"}]}
+    texts = scoring_texts(tok, record)
+    assert "You are a helpful assistant." in texts.whole
+    cond, prior = span_items(tok, texts, 128)
+    # the output "d" is found where the template puts it, not in a later "<|im_end|>"
+    assert tok.decode(cond.input_ids[cond.start:cond.end]).startswith("d")
+    assert cond.end - cond.start == prior.end - prior.start == len(cond.input_ids) - cond.start
+    assert tok.decode(prior.input_ids[prior.start:prior.end]) == tok.decode(
+        cond.input_ids[cond.start:cond.end])
+    assert span_items(tok, texts, cond.start) is None        # truncated away: no span
+    assert ifd_from_losses(1.0, 2.0) == pytest.approx(math.exp(-1))
+    assert ifd_from_losses(1.0, 0.0) == 0.0 and math.isnan(ifd_from_losses(math.nan, 1.0))
+
+
+def test_initial_scores_round_trip_and_must_match_the_pool(tmp_path):
+    import numpy as np
+
+    path = tmp_path / "s.parquet"
+    write_scores(path, ["a", "b", "c"], np.array([0.5, np.nan, 1.25]))
+    got = read_scores(path, ["a", "b", "c"])
+    assert got[0] == 0.5 and np.isnan(got[1]) and got[2] == 1.25
+    with pytest.raises(UserError, match="not the pool's records in order"):
+        read_scores(path, ["b", "a", "c"])
+    assert round_scores(np.array([0.123456]), "bf16")[0] == 253 / 2048    # nearest bf16
+    assert round_scores(np.array([0.123456]), "fp32")[0] == np.float32(0.123456)
+
+
+def schedule(tiny, out_dir, strategy):
+    from transformers import AutoTokenizer
+
+    _, model_dir, records = tiny
+    settings = IterITSettings(m=8, strategy=strategy, update_ratio=3, score_type="BOTH",
+                              diversity_weight_decay=0.1, score_batch_size=8,
+                              score_precision="bf16", max_length=128, seed=42,
+                              out_dir=str(out_dir))
+    return IterITSchedule(settings, records, AutoTokenizer.from_pretrained(model_dir))
+
+
+@pytest.mark.parametrize("strategy", ["iterative", "baseline"])
+def test_schedule_rescores_the_window_only_when_iterative(tiny, tmp_path, strategy):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny[1])
+    s = schedule(tiny, tmp_path, strategy)
+    first = s.begin_epoch(0, model)
+    assert first["count"] == 40 and len(first["selected"]) == 8
+    assert sorted(list(s.sampler)) == sorted(first["selected"])
+    s.end_epoch(0)
+    with torch.no_grad():    # stands in for an epoch of training: the weights move
+        gen = torch.Generator().manual_seed(0)
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=gen) * 0.05)
+    second = s.begin_epoch(1, model)
+    if strategy == "iterative":
+        assert second["count"] == 24 and second["scoring_s"] > 0
+        assert set(second["selected"]) != set(first["selected"])
+        assert set(second["index"][:24]) == set(first["index"][:24])   # the window moved within
+    else:
+        assert second["count"] == 0 and second["scoring_s"] == 0
+        assert second["selected"] == first["selected"]
+    drawn = list(s.sampler)
+    s.end_epoch(1)
+    saved = json.loads((tmp_path / "epoch1.json").read_text())
+    assert saved["trained_rows"] == drawn and saved["training_s"] >= 0
+    # a restarted run reads the epoch's file instead of scoring again (no model needed)
+    again = schedule(tiny, tmp_path, strategy)
+    assert again.begin_epoch(1, None)["selected"] == second["selected"]
+    assert list(again.sampler) == drawn
+
+
+@pytest.mark.slow
+def test_real_axolotl_run_changes_the_subset_and_keeps_one_lr_schedule(tiny, tmp_path):
+    """~60 s: one Axolotl run of 2 epochs × 4 steps (m = 8, batch 2) with the plugin."""
+    from tests.test_axolotl_config import train_block
+
+    if not TOOLS_PYTHON.exists():
+        pytest.fail(f"{TOOLS_PYTHON} is missing: `make tools` builds the Axolotl environment")
+    pool, model_dir, _ = tiny
+    lr = 1e-2
+    manifest = train_iterit(
+        run="t", pool=pool, budget=8, method=METHOD, base_model=model_dir,
+        train=train_block(sequence_len=128, learning_rate=lr, lr_scheduler="cosine"),
+        out_dir=str(tmp_path / "out"), work_dir=str(tmp_path / "work"),
+        tools_python=str(TOOLS_PYTHON), offline=True, threads=2, log_path="test.log")
+    out = tmp_path / "out"
+    assert (out / "model.safetensors").is_file() and not (tmp_path / "work").exists()
+    epochs = [json.loads((out / "iterit" / f"epoch{e}.json").read_text()) for e in (0, 1)]
+    assert [e["count"] for e in epochs] == [40, 24]
+    for e in epochs:     # the Trainer drew exactly the epoch's subset
+        assert sorted(e["trained_rows"]) == sorted(e["selected"]) and len(e["selected"]) == 8
+    assert set(epochs[0]["selected"]) != set(epochs[1]["selected"])
+    info = manifest["iterit"]
+    assert info["m"] == 8 and info["max_steps"] == 8
+    assert [e["epoch"] for e in info["epochs"]] == [0, 1]
+    assert all(e["scoring_s"] > 0 and e["training_s"] > 0 for e in info["epochs"])
+    # one cosine schedule over all 8 steps (warmup rounds to 0), not restarted at epoch 1
+    expected = [lr * 0.5 * (1 + math.cos(math.pi * k / 8)) for k in range(8)]
+    assert info["learning_rates"] == pytest.approx(expected, rel=1e-6)

@@ -1,0 +1,211 @@
+"""The workflow as a user runs it: dry runs of every named target, a real tiny end-to-end run
+(the session's `tiny_run`, tests/conftest.py), and malformed pools failing cleanly. Partial reruns
+and resumption: tests/workflow/test_reruns.py; cluster execution: tests/workflow/test_slurm.py."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from tests.support import ROOT, SNAKEMAKE, TINY_CONFIG, planned_jobs, snakemake, write_config
+
+NAMED_TARGETS = ["all", "pools", "corpora", "models", "select_all", "selection_report",
+                 "train_all", "eval_all", "mtbench_all", "tables", "bpc_plots", "entropy_law_plot"]
+
+
+@pytest.mark.parametrize("target", NAMED_TARGETS)
+def test_dry_run_of_each_named_target_on_the_demo_config(tmp_path, target):
+    shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
+    proc = snakemake(tmp_path, "-n", target)
+    jobs = planned_jobs(proc)
+    assert jobs, proc.stdout
+    if target in ("all", "select_all"):
+        assert jobs["select_baseline"] == 2 and jobs["select_zip"] == 1
+        assert jobs["select_ifd"] == 2 and jobs["ifd_gather"] == 2
+        assert jobs["ifd_score_shard"] == 4  # 2 scorers x scoring.shards (2)
+        assert jobs["convert_pool"] == 1
+    if target in ("all", "select_all", "selection_report"):
+        assert jobs["selection_table"] == jobs["selection_plots"] == 1  # one pool
+        assert "ifd_gather" in jobs  # the rank agreement reads the IFD scores
+    if target == "eval_all":
+        assert jobs["lmeval"] == 8 and jobs["bpc"] == 16 and jobs["train"] == 5
+        assert jobs["train_iterit"] == 2 and jobs["iterit_initial_scores"] == 1
+    if target in ("eval_all", "mtbench_all"):
+        assert jobs["mtbench_answers"] == jobs["mtbench_judge"] == 8
+        assert jobs["mtbench_data"] == 1
+    if target == "models":
+        assert jobs == {"prepare_model": 1, "models": 1}
+    if target == "all":
+        assert jobs["prepare_model"] == 1 and jobs["generate_demo_pool"] == 1
+
+
+def test_misspelt_config_key_fails_before_any_job(tmp_path):
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["methods"]["random"]["sed"] = 1
+    write_config(tmp_path, config)
+    proc = snakemake(tmp_path, "-n", check=False)
+    assert proc.returncode != 0
+    lines = (proc.stdout + proc.stderr).splitlines()
+    assert "ERROR: invalid configuration:" in lines  # the message alone, no traceback lines
+    assert "  methods.random: unknown key 'sed' (allowed: kind, seed)" in lines
+    assert not any(line.lstrip().startswith(("File ", "Traceback")) for line in lines), lines
+
+
+@pytest.mark.slow
+def test_tiny_end_to_end_outputs(tiny_run):
+    pool = [json.loads(x) for x in (tiny_run / "results/pools/demo.jsonl").read_text().splitlines()]
+    assert len(pool) == 60
+    for method, size in (("random", 10), ("longest", 10)):
+        folder = tiny_run / "results/selections/demo" / method / "10"
+        data = [json.loads(x) for x in (folder / "data.jsonl").read_text().splitlines()]
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert len(data) == size == manifest["stats"]["n_records"]
+        assert manifest["selected_ids"] == [r["id"] for r in data]
+        assert manifest["inputs"]["pool"]["sha256"]
+        assert manifest["stats"]["compression_ratio"] > 1
+    model_manifest = json.loads((tiny_run / "resources/models/tiny/sieve_model.json").read_text())
+    assert all(loss > 0 for loss in model_manifest["check"]["check_losses"])
+    assert (tiny_run / "resources/eval/demo/heldout.jsonl").is_file()
+    corpus = (tiny_run / "resources/corpora/small_cc.jsonl").read_text().splitlines()
+    assert [json.loads(x)["content"] for x in corpus] == ["doc 1 doc 1 ", "doc 3 " * 4]
+
+
+@pytest.mark.slow
+def test_tiny_end_to_end_trains_evaluates_and_reports(tiny_run):
+    runs = ["base-tiny", "demo-random-10-tiny", "demo-longest-10-tiny"]
+    for run in runs[1:]:
+        manifest = json.loads((tiny_run / "results/models" / run / "manifest.json").read_text())
+        assert manifest["n_records"] == 10
+        assert (tiny_run / "results/models" / run / "axolotl.yaml").is_file()
+    table = (tiny_run / "results/tables/metrics.csv").read_text().splitlines()
+    header = table[0].split(",")
+    assert header[:4] == ["run", "pool", "method", "budget"]
+    for run in runs:
+        rows = [r for r in table[1:] if r.startswith(run + ",")]
+        evaluators = {r.split(",")[header.index("evaluator")] for r in rows}
+        assert evaluators == {"lmeval", "bpc", "mtbench"}, (run, rows)
+    main = (tiny_run / "results/tables/main.md").read_text().splitlines()
+    assert [row.split("|")[2].strip() for row in main[2:]] == ["base", "random", "longest"]
+    assert "mt_bench (score) ↑" in main[0] and "mt_bench_math" not in main[0]
+    judged = (tiny_run / "results/eval/base-tiny/mtbench/judgments.jsonl").read_text()
+    assert len(judged.splitlines()) == 2 * 5  # one question per fixture category, two turns
+    for plot in ("bpc_vs_score.png", "entropy_law.png"):
+        assert (tiny_run / "results/plots" / plot).stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_second_invocation_does_nothing(tiny_run):
+    proc = snakemake(tiny_run, "-n")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+BAD_POOLS = {
+    "missing field": ('{"instruction": "a", "input": "", "output": "b"}\n'
+                      '{"instruction": "c", "input": ""}\n', "alpaca", "output"),
+    "wrong type": ('{"instruction": "a", "input": "", "output": 3}\n', "alpaca", "output"),
+    "empty conversation": ('{"id": "x1", "conversations": []}\n', "sharegpt", "conversations"),
+    "duplicate id": ('{"id": "x1", "conversations": [{"from": "human", "value": "a"}, '
+                     '{"from": "gpt", "value": "b"}]}\n' * 2, "sharegpt", "x1"),
+    "truncated json": ('{"instruction": "a", "input": "", "output": "b"}\n{"instruction": "c", ',
+                       "alpaca", ":2"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", [*sorted(BAD_POOLS), "invalid utf-8"])
+def test_malformed_pool_fails_with_one_clear_line_and_no_output(tmp_path, case):
+    bad = tmp_path / "bad.jsonl"
+    if case == "invalid utf-8":
+        bad.write_bytes(b'{"instruction": "a", "input": "", "output": "b"}\n'
+                        b'{"instruction": "\xff", "input": "", "output": "b"}\n')
+        fmt, needle = "alpaca", ":2"
+    else:
+        text, fmt, needle = BAD_POOLS[case]
+        bad.write_text(text)
+    config = json.loads(json.dumps(TINY_CONFIG))
+    config["pools"] = {"bad": {"source": {"kind": "local", "path": str(bad)}, "format": fmt}}
+    config["models"] = {"tiny": {"source": {"kind": "tiny", "tokenizer_pool": "bad"}}}
+    config["experiments"][0]["pools"] = ["bad"]
+    config["eval"]["bpc"]["corpora"] = []
+    write_config(tmp_path, config)
+    proc = snakemake(tmp_path, "results/pools/bad.jsonl", check=False)
+    assert proc.returncode != 0
+    errors = [line for line in (tmp_path / "logs/convert_pool/bad.log").read_text().splitlines()
+              if line.startswith("ERROR:")]
+    assert len(errors) == 1 and "bad.jsonl" in errors[0] and needle in errors[0], errors
+    assert not any((tmp_path / "results").rglob("*")), "partial output left behind"
+
+
+def odd_sharegpt_pool(n: int = 30) -> list[dict]:
+    """n small ShareGPT records; one has an empty instruction, one starts with a gpt turn."""
+    rows = [{"id": f"s{i}", "conversations": [
+        {"from": "human", "value": f"Question {i}: " + "why " * (i % 7)},
+        {"from": "gpt", "value": f"Answer {i}: " + "because " * (i % 5)}]} for i in range(n)]
+    rows[3]["conversations"][0]["value"] = ""
+    rows[4]["conversations"].insert(0, {"from": "gpt", "value": "Hello!"})
+    return rows
+
+
+@pytest.mark.slow
+def test_selection_problems_reach_the_console(tmp_path):
+    """A budget above the pool size fails alike in every method; ZIP's repeated records and odd
+    pool records are warned about at the end of the run."""
+    (tmp_path / "sg.json").write_text(json.dumps(odd_sharegpt_pool()))
+    config = json.loads(json.dumps(TINY_CONFIG))
+    config["pools"] = {"p": {"source": {"kind": "local", "path": "sg.json"}}}
+    config["models"]["tiny"]["source"]["tokenizer_pool"] = "p"
+    config["methods"]["zip"] = {"kind": "zip", "k1": 30, "k2": 5, "k3": 5}
+    config["experiments"] = [
+        {"pools": ["p"], "methods": ["random", "longest", "zip"], "budgets": [31],
+         "base_models": ["tiny"]},
+        {"pools": ["p"], "methods": ["zip"], "budgets": [21], "base_models": ["tiny"]}]
+    config["eval"]["bpc"]["corpora"] = []
+    write_config(tmp_path, config)
+    proc = snakemake(tmp_path, "--keep-going", "select_all", check=False)
+    console = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in console
+    for method in ("random", "longest", "zip"):
+        assert (f"ERROR: results/pools/p.jsonl: method '{method}': budget 31 exceeds the pool "
+                "size 30") in console
+    warnings = console[console.index("Warnings from 2 job(s)"):]
+    assert "1 of 30 records have an empty instruction" in warnings
+    assert "1 of 30 records have a conversation that starts with an assistant turn" in warnings
+    assert ("logs/select_zip/p/zip/21.log: ZIP selected 1 record(s) more than once: with "
+            "k1=30") in warnings and "k1 <= 10 never repeats a record" in warnings
+    manifest = json.loads((tmp_path / "results/pools/p.manifest.json").read_text())
+    assert manifest["empty_instruction"] == manifest["assistant_first"] == 1
+    assert "round 5/5: 25/25 selected" in (tmp_path / "logs/select_zip/p/zip/21.log").read_text()
+
+
+@pytest.mark.slow
+def test_local_pool_path_changed_to_a_missing_file_stops_the_run(tmp_path):
+    """Snakemake skips the inputs of a job whose outputs exist: the check names the file."""
+    (tmp_path / "pool.jsonl").write_text('{"instruction": "q", "input": "", "output": "a"}\n')
+    config = json.loads(json.dumps(TINY_CONFIG))
+    config["pools"] = {"p": {"source": {"kind": "local", "path": "pool.jsonl"}}}
+    config["models"]["tiny"]["source"]["tokenizer_pool"] = "p"
+    config["experiments"][0]["pools"] = ["p"]
+    config["eval"]["bpc"]["corpora"] = []
+    write_config(tmp_path, config)
+    snakemake(tmp_path, "results/pools/p.jsonl")
+    config["pools"]["p"]["source"]["path"] = "moved.jsonl"
+    write_config(tmp_path, config)
+    proc = snakemake(tmp_path, "-n", "results/pools/p.jsonl", check=False)
+    assert proc.returncode != 0
+    assert ("ERROR: pools.p.source.path: moved.jsonl does not exist (results/pools/p.jsonl was "
+            "made from an earlier file; correct the path or restore the file)") in proc.stderr
+
+
+def test_slurm_profile_is_accepted_by_snakemake(tmp_path):
+    """The cluster profile parses and plans the demo (submission itself: issue 7's real test)."""
+    shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
+    proc = subprocess.run(
+        [*SNAKEMAKE, "--directory", str(tmp_path), "--configfile", str(tmp_path / "config.yaml"),
+         "--workflow-profile", str(ROOT / "profiles" / "slurm"), "-n"],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert planned_jobs(proc)["train"] == 5

@@ -1,0 +1,4 @@
+"""The pipeline configuration: schema validation with defaults and cross-references
+(`validate`), and the experiment grid of selections and runs (`grid`). Imports `core` and the
+selection registry.
+"""

@@ -1,0 +1,113 @@
+"""The experiment grid of a validated configuration: selection cells and runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from workflow_lib.core.errors import ConfigError
+
+
+def pools_of_kind(config: dict, kind: str) -> list[str]:
+    """Names of the pools whose source is of the given kind."""
+    return [name for name, pool in config["pools"].items() if pool["source"]["kind"] == kind]
+
+
+def budget_label(budget: int | float | str) -> str:
+    """Path component for a budget: '200', '0.05' or 'all'."""
+    return str(budget)
+
+
+def parse_budget(label: str) -> int | float | str:
+    """Inverse of budget_label."""
+    if label == "all":
+        return label
+    return float(label) if "." in label else int(label)
+
+
+TRAINING_KINDS = ("iterit",)  # methods that select while training: no selection file
+
+
+@dataclass(frozen=True)
+class Selection:
+    """One cell of the selection grid; `during_training` when the training run selects (IterIT)
+    and the cell has no selection file."""
+
+    pool: str
+    method: str
+    budget: str
+    during_training: bool = False
+
+    @property
+    def path(self) -> str:
+        return f"results/selections/{self.pool}/{self.method}/{self.budget}"
+
+
+def selections(config: dict) -> Iterator[Selection]:
+    """Every distinct (pool, method, budget) in the experiment grid, in config order.
+
+    A method of kind `full` ignores the budget, so it appears once per pool with budget 'all'.
+    Methods of a kind in TRAINING_KINDS give cells marked `during_training`.
+    """
+    seen = set()
+    for exp in config["experiments"]:
+        for pool in exp["pools"]:
+            for method in exp["methods"]:
+                kind = config["methods"][method]["kind"]
+                for budget in ["all"] if kind == "full" else exp["budgets"]:
+                    cell = Selection(pool, method, budget_label(budget),
+                                     kind in TRAINING_KINDS)
+                    if cell not in seen:
+                        seen.add(cell)
+                        yield cell
+
+
+def methods_of_kind(config: dict, *kinds: str) -> list[str]:
+    """Names of the configured methods whose kind is one of `kinds`."""
+    return [name for name, m in config["methods"].items() if m["kind"] in kinds]
+
+
+@dataclass(frozen=True)
+class Run:
+    """A model to evaluate: a base model as it is, or a fine-tune of one on a selection."""
+
+    name: str
+    base_model: str
+    selection: Selection | None = None
+
+    @property
+    def model_dir(self) -> str:
+        if self.selection is None:
+            return f"resources/models/{self.base_model}"
+        return f"results/models/{self.name}"
+
+
+def runs(config: dict) -> list[Run]:
+    """Base runs (`base-{model}`) for every model in the grid, then one fine-tuning run per
+    selection cell × base model: `{pool}-{method}-{budget}-{base_model}`.
+
+    Raises ConfigError if two different runs would get the same name.
+    """
+    found: dict[str, Run] = {}
+    models = [m for exp in config["experiments"] for m in exp["base_models"]]
+    candidates = [Run(f"base-{m}", m) for m in dict.fromkeys(models)]
+    for exp in config["experiments"]:
+        cells = list(selections({**config, "experiments": [exp]}))
+        candidates += [Run(f"{c.pool}-{c.method}-{c.budget}-{m}", m, c)
+                       for c in cells for m in exp["base_models"]]
+    for run in candidates:
+        if found.setdefault(run.name, run) != run:
+            raise ConfigError(f"run name {run.name!r} is ambiguous ({found[run.name]} and {run});"
+                              " rename a pool, method or model")
+    return list(found.values())
+
+
+def selection_context(snakemake: Any) -> str:
+    """`<pool file>: method '<name>'`, how a selection job's errors start (IterIT runs, which
+    have a `run` wildcard instead of `method`, find their method in the config's run grid)."""
+    method = getattr(snakemake.wildcards, "method", None)
+    if method is None:
+        run = next(r for r in runs(snakemake.config) if r.name == snakemake.wildcards.run)
+        method = run.selection.method
+    return f"{snakemake.input.pool}: method {method!r}"

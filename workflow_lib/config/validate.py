@@ -1,0 +1,149 @@
+"""Configuration checks: schema validation with defaults, and cross-references.
+
+`validate_config` is what the Snakefile calls. It reports the first problems by their key path
+(`methods.random.sed: unknown key 'sed'`), which Snakemake's generic validator does not do for
+nested discriminated objects.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from workflow_lib.config.grid import TRAINING_KINDS, pools_of_kind
+from workflow_lib.core.errors import ConfigError
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+
+
+def _with_defaults(validator_class: type) -> type:
+    """Extend a jsonschema validator so that `properties` fills in missing defaults."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for key, subschema in properties.items():
+                if isinstance(subschema, dict) and "default" in subschema:
+                    instance.setdefault(key, copy.deepcopy(subschema["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_Validator = _with_defaults(jsonschema.Draft202012Validator)
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    path = ".".join(str(p) for p in error.absolute_path) or "<top level>"
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
+        return f"{path}: unknown key {', '.join(repr(k) for k in extra)}{hint}"
+    return f"{path}: {error.message}"
+
+
+def _leaf_errors(errors) -> list[jsonschema.ValidationError]:
+    """Flatten allOf/if-then wrappers so messages point at the innermost failing key."""
+    leaves = []
+    for error in errors:
+        if error.context:
+            leaves.extend(_leaf_errors(error.context))
+        else:
+            leaves.append(error)
+    return leaves
+
+
+def load_schema(path: Path = SCHEMA_PATH) -> dict:
+    """Read the YAML JSON-Schema."""
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
+    """Validate `config` in place (filling defaults) and check names it refers to.
+
+    Raises ConfigError listing every problem, one per line, each prefixed by its key path.
+    """
+    validator = _Validator(load_schema(schema_path))
+    errors = sorted(
+        _leaf_errors(validator.iter_errors(config)), key=lambda e: list(map(str, e.absolute_path))
+    )
+    problems = list(dict.fromkeys(_describe(e) for e in errors))
+    if not problems:
+        problems = _reference_problems(config)
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+    return config
+
+
+def _defined(section: dict) -> str:
+    return ", ".join(sorted(section)) or "none"
+
+
+def _reference_problems(config: dict) -> list[str]:
+    problems = []
+    for i, exp in enumerate(config["experiments"]):
+        for field, section in (("pools", "pools"), ("methods", "methods"),
+                               ("base_models", "models")):
+            for name in exp[field]:
+                if name not in config[section]:
+                    problems.append(f"experiments.{i}.{field}: {name!r} is not defined in "
+                                    f"{section} (defined: {_defined(config[section])})")
+    for name, model in config["models"].items():
+        pool = model["source"].get("tokenizer_pool")
+        if pool is not None and pool not in config["pools"]:
+            problems.append(f"models.{name}.source.tokenizer_pool: {pool!r} is not a pool")
+    for name, corpus in config["corpora"].items():
+        pool = corpus["source"].get("pool")
+        if pool is not None and pool not in pools_of_kind(config, "demo"):
+            problems.append(f"corpora.{name}.source.pool: {pool!r} is not a demo pool")
+    for i, name in enumerate(config["eval"]["bpc"]["corpora"]):
+        if name not in config["corpora"]:
+            problems.append(f"eval.bpc.corpora.{i}: {name!r} is not defined in corpora "
+                            f"(defined: {_defined(config['corpora'])})")
+    problems += _judge_problems(config["eval"]["mtbench"]["judge"])
+    for i, exp in enumerate(config["experiments"]):
+        during = [m for m in exp["methods"] if config["methods"].get(m, {}).get("kind")
+                  in TRAINING_KINDS]
+        if during and "all" in exp["budgets"]:
+            problems.append(f"experiments.{i}.budgets: 'all' cannot be the per-epoch budget of "
+                            f"{', '.join(during)} (selection during training)")
+        if during and not exp["base_models"]:
+            problems.append(f"experiments.{i}.base_models: needed by {', '.join(during)} "
+                            "(selection during training): name a model of `models`")
+    for name, scorer in config["scorers"].items():
+        if scorer["model"] not in config["models"]:
+            problems.append(f"scorers.{name}.model: {scorer['model']!r} is not defined in models "
+                            f"(defined: {_defined(config['models'])}); IFD scoring needs a model")
+    for name, method in config["methods"].items():
+        scorer = method.get("scorer")
+        if scorer is None:
+            continue
+        if scorer not in config["scorers"]:
+            problems.append(f"methods.{name}.scorer: {scorer!r} is not defined in scorers "
+                            f"(defined: {_defined(config['scorers'])})")
+            continue
+        wanted = "cherry" if method["kind"] == "cherry" else "superfiltering"
+        if config["scorers"][scorer]["preset"] != wanted:
+            problems.append(f"methods.{name}.scorer: {method['kind']} needs a scorer with preset "
+                            f"{wanted!r}, {scorer!r} has {config['scorers'][scorer]['preset']!r}")
+    if "metrics" in config["corpora"]:
+        problems.append("corpora: 'metrics' is reserved (results/eval/{run}/bpc/metrics.json)")
+    return problems
+
+
+def _judge_problems(judge: dict) -> list[str]:
+    """The judge's base_url and key variable (whose value, possibly a pasted key, is not shown)."""
+    problems = []
+    if (judge["kind"] == "openai") != (judge["base_url"] is not None):
+        problems.append("eval.mtbench.judge.base_url: required with kind openai, and only then")
+    name = judge["api_key_env"]
+    if name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        problems.append("eval.mtbench.judge.api_key_env: must be the NAME of an environment "
+                        "variable, not the key (value not shown)")
+    return problems

@@ -1,0 +1,51 @@
+"""Provenance manifests: what produced a file, from which inputs, with which library versions."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import sys
+import zlib
+from importlib import metadata
+from pathlib import Path
+
+from workflow_lib.core.jsonio import write_json
+
+_TRACKED_PACKAGES = ("torch", "transformers", "tokenizers", "datasets", "axolotl", "lm_eval",
+                     "snakemake")
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def environment() -> dict:
+    """Interpreter, platform, zlib build and versions of the packages that change results."""
+    versions = {}
+    for name in _TRACKED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "zlib_runtime_version": zlib.ZLIB_RUNTIME_VERSION,
+        "packages": versions,
+    }
+
+
+def write_manifest(path: str | Path, *, inputs: dict[str, str | Path], **fields) -> dict:
+    """Write a manifest with input hashes and the environment; returns what was written."""
+    manifest = {
+        **fields,
+        "inputs": {name: {"path": str(p), "sha256": file_sha256(p)} for name, p in inputs.items()},
+        "environment": environment(),
+    }
+    write_json(path, manifest)
+    return manifest

@@ -1,0 +1,114 @@
+"""Run lm-eval on a model and a task folder, and tidy its results into Sieve's metrics contract.
+
+Every evaluator writes `results/eval/{run}/{evaluator}/metrics.json`:
+`{"run", "evaluator", "metrics": [{"benchmark", "metric", "value", "stderr", "n",
+"higher_is_better"}]}`. lm-eval itself runs in the tools interpreter as a subprocess (`python -m
+lm_eval`), so this module needs neither lm-eval nor torch.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from workflow_lib.core.errors import UserError
+from workflow_lib.core.jsonio import atomic_output, write_json
+from workflow_lib.core.tool_env import tool_env
+from workflow_lib.evaluate.lmeval.tasks import TASKS_FILE
+
+
+def _number(value: object) -> float | None:
+    """A metric value as float; lm-eval writes "N/A" for stderrs it could not compute."""
+    return None if isinstance(value, str) else float(value)
+
+
+def _n_docs(raw: dict, task: str) -> int | None:
+    """Documents evaluated by a task, or by all tasks of a group (None if unknown)."""
+    if task in raw["n-samples"]:
+        return raw["n-samples"][task]["effective"]
+    counts = [_n_docs(raw, sub) for sub in raw.get("group_subtasks", {}).get(task, [])]
+    return sum(counts) if counts and None not in counts else None
+
+
+def tidy_metrics(raw: dict, run: str) -> dict:
+    """lm-eval's results JSON as the metrics contract: one row per task (or group), metric and
+    filter. A metric seen through a filter other than `none` is named `{metric}_{filter}`
+    (`exact_match_strict`); entries without metrics (a group without aggregation) give no rows.
+    """
+    rows = []
+    for task, entry in raw["results"].items():
+        for key, value in entry.items():
+            metric, sep, filter_name = key.partition(",")
+            if not sep or metric.endswith("_stderr"):
+                continue  # "alias", group placeholders and the stderrs read below
+            rows.append({
+                "benchmark": task,
+                "metric": metric if filter_name == "none" else f"{metric}_{filter_name}",
+                "value": float(value),
+                "stderr": _number(entry.get(f"{metric}_stderr,{filter_name}", "N/A")),
+                "n": _n_docs(raw, task),
+                "higher_is_better": raw["higher_is_better"][task][metric],
+            })
+    return {"run": run, "evaluator": "lmeval", "metrics": rows}
+
+
+def lmeval_command(python: str, model_dir: str | Path, task_dir: str | Path,
+                   tasks: Sequence[str], output_dir: str | Path, *, device: str = "cpu",
+                   batch_size: int = 8, limit: int | None = None,
+                   apply_chat_template: bool = True) -> list[str]:
+    """The lm-eval command line (float32 on CPU, bfloat16 on CUDA; samples are logged)."""
+    dtype = "float32" if device == "cpu" else "bfloat16"
+    cmd = [python, "-m", "lm_eval", "run", "--model", "hf",
+           "--model_args", f"pretrained={Path(model_dir).resolve()},dtype={dtype}",
+           "--include_path", str(Path(task_dir).resolve()), "--tasks", ",".join(tasks),
+           "--device", device, "--batch_size", str(batch_size),
+           "--output_path", str(Path(output_dir).resolve()), "--log_samples"]
+    if apply_chat_template:
+        cmd.append("--apply_chat_template")
+    if limit is not None:
+        cmd += ["--limit", str(limit)]
+    return cmd
+
+
+def run_lmeval(model_dir: str | Path, task_dir: str | Path, *, run: str, results: str | Path,
+               metrics: str | Path, log: TextIO, python: str, device: str = "cpu",
+               batch_size: int = 8, limit: int | None = None, apply_chat_template: bool = True,
+               offline: bool = True, threads: int | None = None) -> dict:
+    """Evaluate `model_dir` on every task listed in `task_dir`'s tasks.json.
+
+    lm-eval's output goes to `log`, an open file (the job's log; lm-eval writes through the same
+    file descriptor, so lines stay in order). Its raw files (results, per-document samples) stay
+    in `raw/` next to `results`, which receives a copy of its results JSON; `metrics` receives
+    the tidy metrics, which are also returned. Raises UserError naming the log if lm-eval fails.
+    """
+    listing = json.loads((Path(task_dir) / TASKS_FILE).read_text(encoding="utf-8"))
+    if offline and listing["hub_tasks"]:
+        raise UserError(f"eval.lmeval.hub_tasks ({', '.join(listing['hub_tasks'])}) need the "
+                        "Hugging Face hub: set offline: false, or remove them")
+    raw_dir = Path(results).parent / "raw"
+    shutil.rmtree(raw_dir, ignore_errors=True)
+    cmd = lmeval_command(python, model_dir, task_dir, listing["tasks"], raw_dir, device=device,
+                         batch_size=batch_size, limit=limit,
+                         apply_chat_template=apply_chat_template)
+    env = tool_env(offline, threads, TOKENIZERS_PARALLELISM="false")
+    start = time.perf_counter()
+    print("$", " ".join(cmd), file=log, flush=True)
+    proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, check=False)
+    print(f"lm-eval exited with {proc.returncode} after {time.perf_counter() - start:.1f} s",
+          file=log, flush=True)
+    if proc.returncode != 0:
+        raise UserError(f"lm-eval failed with exit status {proc.returncode}; see {log.name}")
+    found = sorted(raw_dir.glob("**/results_*.json"))
+    if len(found) != 1:
+        raise UserError(f"expected one results_*.json from lm-eval in {raw_dir}, found "
+                        f"{len(found)}; see {log.name}")
+    with atomic_output(results, "wb") as fh:
+        fh.write(found[0].read_bytes())
+    tidy = tidy_metrics(json.loads(found[0].read_text(encoding="utf-8")), run)
+    write_json(metrics, tidy)
+    return tidy

@@ -1,0 +1,3 @@
+"""MT-bench: questions (FastChat files or the demo set), answer generation and
+judging through the judge client. Imports `core`, `models` and `evaluate.judge`.
+"""

@@ -1,0 +1,93 @@
+"""MT-bench answer generation: FastChat's `gen_model_answer` semantics on any device, batched.
+
+FastChat 0.2.36 hard-codes CUDA and picks a conversation template from the model id. Here the
+model's own chat template (from its tokenizer) formats the conversation; questions are batched by
+temperature (FastChat's per-category table; greedy below 1e-4); turn 2 sees turn 1's
+question and answer. Generation stops at the tokenizer's and generation config's end tokens.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+
+import torch
+from tqdm import tqdm
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from workflow_lib.core.errors import UserError
+from workflow_lib.evaluate.mtbench.questions import DEFAULT_TEMPERATURE, TEMPERATURES, answer_record
+
+
+def load_chat_model(model_dir: str | os.PathLike, device: str, dtype: str):
+    """Model (eval mode, on `device`) and left-padding tokenizer; UserError without a chat
+    template or a pad/eos token."""
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
+    if not tokenizer.chat_template:
+        raise UserError(f"{model_dir}: the tokenizer has no chat template; MT-bench answers are "
+                        "generated with the model's own chat template")
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise UserError(f"{model_dir}: the tokenizer has neither a pad nor an eos token")
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype))
+    return model.to(device).eval(), tokenizer
+
+
+def _stop_ids(model, tokenizer) -> list[int]:
+    """End tokens: the generation config's and the tokenizer's eos."""
+    ids = model.generation_config.eos_token_id
+    ids = [] if ids is None else [ids] if isinstance(ids, int) else list(ids)
+    if tokenizer.eos_token_id is not None:
+        ids.append(tokenizer.eos_token_id)
+    return list(dict.fromkeys(ids))
+
+
+@torch.inference_mode()
+def _generate(model, tokenizer, conversations: Sequence[list[dict]], temperature: float,
+              max_new_tokens: int, device: str) -> list[str]:
+    prompts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True)
+               for c in conversations]
+    batch = tokenizer(prompts, return_tensors="pt", padding=True,
+                      add_special_tokens=False).to(device)
+    sampling = {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0} \
+        if temperature >= 1e-4 else {"do_sample": False, "temperature": None, "top_p": None,
+                                     "top_k": None}
+    out = model.generate(**batch, max_new_tokens=max_new_tokens, eos_token_id=_stop_ids(
+        model, tokenizer), pad_token_id=tokenizer.pad_token_id, **sampling)
+    new = out[:, batch["input_ids"].shape[1]:]
+    return [tokenizer.decode(ids, skip_special_tokens=True).strip() for ids in new]
+
+
+def generate_answers(model_dir: str | os.PathLike, questions: Sequence[dict], model_id: str, *,
+                     device: str = "cpu", dtype: str = "float32", batch_size: int = 8,
+                     max_new_tokens: int = 1024, seed: int = 0, threads: int | None = None,
+                     progress: bool = True) -> list[dict]:
+    """FastChat answer records (one choice, two turns) for `questions`, in question order.
+
+    Each batch is seeded with `seed`, so answers do not depend on which other jobs ran.
+    """
+    if threads is not None:
+        torch.set_num_threads(threads)
+    model, tokenizer = load_chat_model(model_dir, device, dtype)
+    by_temperature: dict[float, list[dict]] = {}
+    for q in questions:
+        by_temperature.setdefault(TEMPERATURES.get(q["category"], DEFAULT_TEMPERATURE),
+                                  []).append(q)
+    batches = [(t, qs[i:i + batch_size]) for t, qs in by_temperature.items()
+               for i in range(0, len(qs), batch_size)]
+    answers = {}
+    for temperature, batch in tqdm(batches, desc=f"MT-bench answers of {model_id}",
+                                   disable=not progress):
+        torch.manual_seed(seed)
+        conversations = [[{"role": "user", "content": q["turns"][0]}] for q in batch]
+        first = _generate(model, tokenizer, conversations, temperature, max_new_tokens, device)
+        for conversation, q, answer in zip(conversations, batch, first, strict=True):
+            conversation += [{"role": "assistant", "content": answer},
+                             {"role": "user", "content": q["turns"][1]}]
+        second = _generate(model, tokenizer, conversations, temperature, max_new_tokens, device)
+        for q, a1, a2 in zip(batch, first, second, strict=True):
+            answers[q["question_id"]] = answer_record(q["question_id"], model_id, [a1, a2],
+                                                      time.time())
+    return [answers[q["question_id"]] for q in questions]

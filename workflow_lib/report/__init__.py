@@ -1,0 +1,3 @@
+"""Tables and plots over the runs' metrics and the selections' manifests. Imports `core`,
+`config`, `select` and the evaluators' metrics readers.
+"""

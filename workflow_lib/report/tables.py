@@ -1,0 +1,391 @@
+"""Results tables and plots from the evaluators' metrics and the selection manifests.
+
+The metrics contract: every evaluator writes `results/eval/{run}/{evaluator}/metrics.json` as
+`{"run": str, "evaluator": "lmeval"|"bpc"|"mtbench", "metrics": [{"benchmark": str, "metric": str,
+"value": float, "stderr": float|null, "n": int|null, "higher_is_better": bool}]}`.
+
+`collect_metrics` stacks them into the tidy table (`METRIC_COLUMNS`); a base run (the base model
+as it is) has method "base" and pool and budget "-". `main_table` is the paper table. The plots
+put the average benchmark score against BPC, one panel per corpus ("Compression represents
+intelligence linearly"), and against the compression ratio of the selected data (the Entropy
+Law). Equal inputs give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import textwrap
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from workflow_lib.config.grid import Run
+from workflow_lib.core.jsonio import DataError, atomic_output, type_name
+
+EVALUATORS = ("lmeval", "bpc", "mtbench")
+RUN_COLUMNS = ["pool", "method", "budget", "base_model"]
+METRIC_COLUMNS = ["run", *RUN_COLUMNS, "evaluator", "benchmark", "metric", "value", "stderr",
+                  "n", "higher_is_better"]
+STAT_COLUMNS = ["size", "mean response chars", "compression ratio"]  # in the paper table
+SELECTION_COLUMNS = ["size", "mean turns", "mean response chars", "mean conversation chars",
+                     "compression ratio", "source mix"]
+# Evaluators whose detail rows (per category, per turn, spread, failures) stay in metrics.csv:
+# only these (benchmark, metric) pairs of theirs become paper-table columns.
+PAPER_METRICS = {"mtbench": {("mt_bench", "score")}}
+DIGITS = {"mean turns": 2, "mean response chars": 1, "mean conversation chars": 1,
+          "compression ratio": 3}  # decimals; others: `digits`
+_TEXT_COLUMNS = ["run", *RUN_COLUMNS, "evaluator", "benchmark", "metric"]
+_CELL = ["pool", "method", "budget"]
+
+
+def _number(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _name(v: object) -> bool:
+    return isinstance(v, str) and bool(v)
+
+
+_Checks = dict[str, tuple[str, Callable[[object], bool]]]
+_DOC_CHECKS: _Checks = {
+    "run": ("a non-empty string", _name),
+    "evaluator": (f"one of {', '.join(EVALUATORS)}", lambda v: v in EVALUATORS),
+    "metrics": ("a list", lambda v: isinstance(v, list)),
+}
+_ROW_CHECKS: _Checks = {
+    "benchmark": ("a non-empty string", _name),
+    "metric": ("a non-empty string", _name),
+    "value": ("a number", _number),
+    "stderr": ("a number or null", lambda v: v is None or _number(v)),
+    "n": ("an integer or null", lambda v: v is None or (_number(v) and isinstance(v, int))),
+    "higher_is_better": ("true or false", lambda v: isinstance(v, bool)),
+}
+
+
+def _check(obj: object, checks: _Checks, path: str | os.PathLike, where: str = "") -> None:
+    if not isinstance(obj, dict):
+        raise DataError(f"expected a JSON object, got {type_name(obj)}", path=path,
+                        field=where or None)
+    unknown = sorted(set(obj) - set(checks))
+    if unknown:
+        raise DataError(f"unknown key (allowed: {', '.join(checks)})", path=path,
+                        field=f"{where}{unknown[0]}")
+    for key, (expected, ok) in checks.items():
+        if key not in obj:
+            raise DataError("missing", path=path, field=f"{where}{key}")
+        if not ok(obj[key]):
+            raise DataError(f"expected {expected}, got {obj[key]!r}", path=path,
+                            field=f"{where}{key}")
+
+
+def read_metrics(path: str | os.PathLike) -> dict:
+    """Read one metrics.json and check it against the contract (DataError names the field)."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    _check(doc, _DOC_CHECKS, path)
+    seen = set()
+    for i, row in enumerate(doc["metrics"]):
+        _check(row, _ROW_CHECKS, path, f"metrics[{i}].")
+        key = (row["benchmark"], row["metric"])
+        if key in seen:
+            raise DataError(f"{key[0]} {key[1]} is reported twice", path=path,
+                            field=f"metrics[{i}]")
+        seen.add(key)
+    return doc
+
+
+def run_info(run: Run) -> dict[str, str]:
+    """Pool, method, budget and base model of a run; a base run has "-", "base", "-"."""
+    cell = run.selection
+    if cell is None:
+        return {"pool": "-", "method": "base", "budget": "-", "base_model": run.base_model}
+    return {"pool": cell.pool, "method": cell.method, "budget": cell.budget,
+            "base_model": run.base_model}
+
+
+def _typed(table: pd.DataFrame) -> pd.DataFrame:
+    return table.astype({**dict.fromkeys(_TEXT_COLUMNS, object), "value": float,
+                         "stderr": float, "n": "Int64", "higher_is_better": bool})
+
+
+def collect_metrics(paths: Iterable[str | os.PathLike], runs: Iterable[Run]) -> pd.DataFrame:
+    """The tidy table (`METRIC_COLUMNS`) of the given metrics.json files, rows in file order."""
+    info = {run.name: run_info(run) for run in runs}
+    rows, sources = [], {}
+    for path in paths:
+        doc = read_metrics(path)
+        if doc["run"] not in info:
+            raise DataError(f"{doc['run']!r} is not a run of this configuration", path=path,
+                            field="run")
+        key = (doc["run"], doc["evaluator"])
+        if key in sources:
+            raise DataError(f"{doc['evaluator']} metrics of run {doc['run']!r} also come from "
+                            f"{sources[key]}", path=path)
+        sources[key] = path
+        rows += [{"run": doc["run"], **info[doc["run"]], "evaluator": doc["evaluator"], **row}
+                 for row in doc["metrics"]]
+    return _typed(pd.DataFrame(rows, columns=METRIC_COLUMNS))
+
+
+def read_metrics_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read the tidy table written by `write_table(collect_metrics(...), path)`."""
+    table = pd.read_csv(path, dtype={**dict.fromkeys(_TEXT_COLUMNS, str), "n": "Int64"},
+                        keep_default_na=False, na_values={"stderr": [""], "n": [""]})
+    return _typed(table)
+
+
+def source_mix(counts: dict[str, int]) -> str:
+    """Sources by descending count as `name share%`, e.g. "alpaca 75%, dolly 25%"."""
+    total = sum(counts.values())
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    return ", ".join(f"{name} {count / total:.0%}" for name, count in ranked)
+
+
+def selection_table(manifests: Iterable[str | os.PathLike]) -> pd.DataFrame:
+    """Pool, method, budget and the statistics (`SELECTION_COLUMNS`) of each selection
+    manifest, and the manifest's path."""
+    rows = []
+    for path in manifests:
+        manifest = json.loads(Path(path).read_text(encoding="utf-8"))
+        stats = manifest["stats"]
+        rows.append({"pool": manifest["pool"], "method": manifest["method"],
+                     "budget": str(manifest["budget"]), "size": stats["n_records"],
+                     "mean turns": stats["n_turns_mean"],
+                     "mean response chars": stats["response_chars_mean"],
+                     "mean conversation chars": stats["conversation_chars_mean"],
+                     "compression ratio": stats["compression_ratio"],
+                     "source mix": source_mix(stats["source_mix"]), "manifest": str(path)})
+    return pd.DataFrame(rows, columns=[*_CELL, *SELECTION_COLUMNS, "manifest"])
+
+
+def _key(benchmark: str, metric: str) -> str:
+    return f"{benchmark} ({metric})"
+
+
+def main_table(metrics: pd.DataFrame, selections: pd.DataFrame) -> pd.DataFrame:
+    """The paper table: a row per run, grouped by (pool, budget, base model) in order of first
+    appearance with methods in config order; the selection's statistics; then one column per
+    benchmark metric, `benchmark (metric) ↑` (higher is better) or `↓` (of the evaluators in
+    `PAPER_METRICS`, only the metrics listed there)."""
+    metrics = metrics[[ev not in PAPER_METRICS or (b, m) in PAPER_METRICS[ev] for ev, b, m
+                       in zip(metrics.evaluator, metrics.benchmark, metrics.metric, strict=True)]]
+    columns = [f"{_key(b, m)} {'↑' if up else '↓'}" for b, m, up
+               in zip(metrics.benchmark, metrics.metric, metrics.higher_is_better, strict=True)]
+    labelled = metrics.assign(column=columns)
+    clash = labelled[labelled.duplicated(["run", "column"], keep=False)]
+    if len(clash):
+        raise ValueError(f"{clash.column.iloc[0]} of run {clash.run.iloc[0]!r} comes from "
+                         f"several evaluators: {', '.join(clash.evaluator)}")
+    runs = labelled.drop_duplicates("run")[["run", *RUN_COLUMNS]]
+    groups = list(zip(runs.pool, runs.budget, runs.base_model, strict=True))
+    order = {group: i for i, group in enumerate(dict.fromkeys(groups))}
+    runs = runs.assign(group=[order[g] for g in groups]).sort_values("group", kind="stable")
+    values = labelled.pivot(index="run", columns="column", values="value")
+    table = (runs.drop(columns="group")
+             .merge(selections[[*_CELL, *STAT_COLUMNS]], on=_CELL, how="left")
+             .merge(values[list(dict.fromkeys(columns))], left_on="run", right_index=True,
+                    how="left"))
+    table["size"] = table["size"].astype("Int64")
+    return table.drop(columns="run").rename(columns={"base_model": "base model"})
+
+
+def _numeric(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+
+
+def formatted(table: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+    """Cells as text: floats to `digits` decimals (`DIGITS` per column), missing as "-"."""
+    def cell(value: object, places: int) -> str:
+        if pd.isna(value):
+            return "-"
+        return f"{value:.{places}f}" if isinstance(value, float) else str(value)
+
+    return pd.DataFrame({c: [cell(v, DIGITS.get(c, digits)) for v in table[c]]
+                         for c in table.columns}, dtype=object)
+
+
+def to_markdown(table: pd.DataFrame, digits: int = 4) -> str:
+    """GitHub Markdown, numbers right-aligned."""
+    align = ["right" if _numeric(table[c]) else "left" for c in table.columns]
+    text = formatted(table, digits).to_markdown(index=False, disable_numparse=True,
+                                                colalign=align)
+    return text + "\n"
+
+
+_LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+          "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+          "^": r"\textasciicircum{}", "↑": r"$\uparrow$", "↓": r"$\downarrow$"}
+
+
+def _latex_row(cells: Iterable[str]) -> str:
+    return " & ".join("".join(_LATEX.get(ch, ch) for ch in c) for c in cells) + r" \\"
+
+
+def to_latex(table: pd.DataFrame, digits: int = 4) -> str:
+    """A booktabs `tabular` (needs \\usepackage{booktabs}), numbers right-aligned."""
+    align = "".join("r" if _numeric(table[c]) else "l" for c in table.columns)
+    body = [_latex_row(row) for row in formatted(table, digits).itertuples(index=False)]
+    lines = [rf"\begin{{tabular}}{{{align}}}", r"\toprule", _latex_row(table.columns),
+             r"\midrule", *body, r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_table(table: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write `table` atomically as CSV (full precision), Markdown or LaTeX, by file suffix."""
+    suffix = Path(path).suffix
+    if suffix not in (".csv", ".md", ".tex"):
+        raise ValueError(f"{path}: expected a .csv, .md or .tex file")
+    with atomic_output(path) as fh:
+        if suffix == ".csv":
+            table.to_csv(fh, index=False, lineterminator="\n")
+        else:
+            fh.write(to_markdown(table) if suffix == ".md" else to_latex(table))
+
+
+@dataclass(frozen=True)
+class LinearFit:
+    """Least-squares line y = slope·x + intercept, Pearson r and the fit's RMSE."""
+
+    slope: float
+    intercept: float
+    r: float
+    rmse: float
+    n: int
+
+
+def linear_fit(x: Sequence[float], y: Sequence[float]) -> LinearFit:
+    """Fit y on x; ValueError (saying why) with fewer than 3 points or constant x or y."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) < 3:
+        raise ValueError(f"{len(x)} point{'s' if len(x) != 1 else ''}, a fit needs 3")
+    dx, dy = x - x.mean(), y - y.mean()
+    sxx, syy, sxy = float(dx @ dx), float(dy @ dy), float(dx @ dy)
+    if sxx == 0 or syy == 0:
+        raise ValueError(f"{'x' if sxx == 0 else 'y'} is constant")
+    slope = sxy / sxx
+    intercept = float(y.mean()) - slope * float(x.mean())
+    rmse = math.sqrt(float(np.mean((y - (slope * x + intercept)) ** 2)))
+    return LinearFit(slope, intercept, sxy / math.sqrt(sxx * syy), rmse, len(x))
+
+
+def average_score(metrics: pd.DataFrame, evaluator: str = "lmeval") -> tuple[pd.Series, list[str]]:
+    """Mean of `evaluator`'s higher-is-better metrics per run, over the metrics that every such
+    run has (so that averages compare), and those metrics' names."""
+    rows = metrics[(metrics.evaluator == evaluator) & metrics.higher_is_better]
+    keyed = rows.assign(key=[_key(b, m) for b, m in zip(rows.benchmark, rows.metric, strict=True)])
+    wide = keyed.pivot(index="run", columns="key", values="value").dropna(axis=1)
+    keys = [k for k in dict.fromkeys(keyed.key) if k in wide.columns]
+    wide = wide.reindex(index=list(dict.fromkeys(keyed.run)), columns=keys)
+    return (wide.mean(axis=1) if keys else pd.Series(dtype=float)), keys
+
+
+def _panels(n: int, title: str) -> tuple[Figure, list[Axes]]:
+    fig = Figure(figsize=(4.6 * max(n, 1), 4.4), layout="constrained")
+    fig.suptitle(textwrap.fill(title, 60 * max(n, 1)), fontsize=9)
+    return fig, list(fig.subplots(1, max(n, 1), squeeze=False)[0])
+
+
+def no_data(ax: Axes, message: str) -> None:
+    """An empty panel that says why it is empty."""
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, transform=ax.transAxes)
+    ax.set_axis_off()
+
+
+def _method_colors(metrics: pd.DataFrame) -> dict[str, str]:
+    """One colour per method, in order of appearance, the same in every panel and figure."""
+    return {method: f"C{i % 10}" for i, method in enumerate(dict.fromkeys(metrics.method))}
+
+
+def _scatter_fit(ax: Axes, points: pd.DataFrame, title: str, colors: dict[str, str],
+                 max_labels: int = 20) -> None:
+    """Points (columns x, y, group, label) coloured by group, with the least-squares line and
+    Pearson r over all of them, or the reason there is no line."""
+    for group in dict.fromkeys(points.group):
+        part = points[points.group == group]
+        ax.scatter(part.x, part.y, color=colors[group], label=group, zorder=3)
+    ax.margins(x=0.15, y=0.1)
+    if len(points) <= max_labels:
+        for x, y, label in zip(points.x, points.y, points.label, strict=True):
+            ax.annotate(label, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=6)
+    try:
+        fit = linear_fit(points.x, points.y)
+    except ValueError as why:
+        ax.set_title(f"{title}\nno fit: {why}", fontsize=9)
+    else:
+        xs = np.array([points.x.min(), points.x.max()])
+        ax.plot(xs, fit.slope * xs + fit.intercept, color="black", linewidth=1,
+                label=f"least squares: r = {fit.r:.3f}, RMSE {fit.rmse:.3g}")
+        ax.set_title(f"{title}\nPearson r = {fit.r:.3f} (n = {fit.n})", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+
+
+def _score_title(evaluator: str, keys: list[str]) -> str:
+    if not keys:
+        return f"no {evaluator} metric common to all runs"
+    return f"score = mean of {evaluator} {', '.join(keys)}"
+
+
+def bpc_figure(metrics: pd.DataFrame, evaluator: str = "lmeval") -> Figure:
+    """Average benchmark score against BPC across runs, one panel per corpus, coloured by
+    method, with the least-squares line and Pearson r in title and legend."""
+    score, keys = average_score(metrics, evaluator)
+    bpc = metrics[metrics.evaluator == "bpc"]
+    corpora = list(dict.fromkeys(bpc.benchmark))
+    fig, axes = _panels(len(corpora), _score_title(evaluator, keys))
+    if not corpora:
+        no_data(axes[0], "no BPC metrics (eval.bpc.corpora is empty)")
+    for ax, corpus in zip(axes, corpora, strict=False):
+        rows = bpc[(bpc.benchmark == corpus) & bpc.run.isin(score.index)]
+        points = pd.DataFrame({"x": rows.value.to_numpy(), "y": score[rows.run].to_numpy(),
+                               "group": rows.method.to_numpy(), "label": rows.run.to_numpy()})
+        _scatter_fit(ax, points, corpus, _method_colors(metrics))
+        ax.set_xlabel(f"BPC on {corpus} (lower is better)")
+        ax.set_ylabel(f"average {evaluator} score")
+    return fig
+
+
+def entropy_law_figure(metrics: pd.DataFrame, selections: pd.DataFrame,
+                       evaluator: str = "lmeval") -> Figure:
+    """Average benchmark score of each fine-tuned run against the compression ratio of its
+    selected data, one panel per (pool, base model), coloured by method and labelled with the
+    budget; the base model's score is a dashed line."""
+    score, keys = average_score(metrics, evaluator)
+    runs = metrics.drop_duplicates("run")[["run", *RUN_COLUMNS]]
+    runs = runs[runs.run.isin(score.index)]
+    tuned = runs[runs.method != "base"].merge(selections, on=_CELL)
+    panels = list(dict.fromkeys(zip(tuned.pool, tuned.base_model, strict=True)))
+    fig, axes = _panels(len(panels), _score_title(evaluator, keys))
+    if not panels:
+        no_data(axes[0], "no fine-tuned run with both a score and a selection manifest")
+    for ax, (pool, model) in zip(axes, panels, strict=False):
+        base = runs[(runs.method == "base") & (runs.base_model == model)]
+        if len(base):
+            ax.axhline(score[base.run.iloc[0]], color="grey", linestyle="--",
+                       label=f"base {model}")
+        rows = tuned[(tuned.pool == pool) & (tuned.base_model == model)]
+        points = pd.DataFrame({"x": rows["compression ratio"].to_numpy(),
+                               "y": score[rows.run].to_numpy(),
+                               "group": rows.method.to_numpy(), "label": rows.budget.to_numpy()})
+        _scatter_fit(ax, points, f"{pool} → {model}", _method_colors(metrics))
+        ax.set_xlabel("compression ratio of the selected data\n(higher is more redundant)")
+        ax.set_ylabel(f"average {evaluator} score")
+    return fig
+
+
+def save_figure(fig: Figure, *paths: str | os.PathLike) -> None:
+    """Save `fig` atomically in each path's format (.png, .svg), without timestamps."""
+    for path in paths:
+        fmt = Path(path).suffix.lstrip(".")
+        with matplotlib.rc_context({"svg.hashsalt": "sieve"}), atomic_output(path, "wb") as fh:
+            fig.savefig(fh, format=fmt, dpi=150, metadata={"Date": None} if fmt == "svg" else None)

@@ -1,0 +1,196 @@
+"""Fine-tuning one run with Axolotl, run as a subprocess of the tools interpreter.
+
+Axolotl works in `work_dir` (its output_dir with the checkpoints, and the prepared dataset), which
+lies outside the rule's declared output that Snakemake deletes before a job starts: a restarted
+job resumes from the newest complete checkpoint there, provided the rendered config and the
+selection are unchanged (a fingerprint file records them); otherwise it starts afresh. On success
+the final model (LoRA merged into the base), the axolotl.yaml it was trained with and a
+manifest.json go to `out_dir`, and `work_dir` is removed.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import logging
+import math
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from workflow_lib.core.errors import UserError
+from workflow_lib.core.jsonio import read_jsonl
+from workflow_lib.core.manifest import file_sha256, write_manifest
+from workflow_lib.core.tool_env import tool_env
+from workflow_lib.train.axolotl_config import render_axolotl_config, write_axolotl_config
+
+log = logging.getLogger(__name__)
+
+CONFIG_NAME = "axolotl.yaml"
+MANIFEST_NAME = "manifest.json"
+MODEL_FILES = ("*.safetensors", "*.safetensors.index.json", "config.json",
+               "generation_config.json", "tokenizer*", "special_tokens_map.json",
+               "added_tokens.json", "vocab.json", "merges.txt", "chat_template.*")
+TOOLS_PACKAGES = ("axolotl", "torch", "transformers", "peft", "accelerate", "datasets", "trl")
+TRAINER_STATE = "trainer_state.json"  # the Trainer writes it last: a checkpoint without is partial
+# Axolotl prints the Trainer's logs as Python dict literals: per-step `{'loss': ...}` and the
+# final `{'train_runtime': ..., 'train_loss': ...}`.
+_METRICS_LINE = re.compile(r"\{'(?:loss|train_runtime)': .*\}")
+
+
+def axolotl_env(offline: bool, threads: int | None = None) -> dict[str, str]:
+    """Environment for Axolotl: no telemetry (it hangs at exit otherwise), unbuffered output.
+    Its plugins come from workflow_lib, installed in the tools environment."""
+    return tool_env(offline, threads, AXOLOTL_DO_NOT_TRACK="1", PYTHONUNBUFFERED="1")
+
+
+def run_axolotl(tools_python: str, module: str, args: list[str], env: dict[str, str],
+                log_path: str | None = None) -> list[str]:
+    """Run `tools_python -m module *args`, copying its output to stderr (the job log) as it
+    comes; returns the output lines. Raises UserError naming the log if it exits non-zero."""
+    cmd = [tools_python, "-m", module, *args]
+    log.info("running %s", " ".join(cmd))
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                                text=True, errors="replace")
+    except OSError as err:
+        raise UserError(f"cannot run the tools interpreter {tools_python!r} ({err}); "
+                        "`make tools` builds .venv-tools, or set tools_python") from None
+    lines = []
+    for line in proc.stdout:
+        sys.stderr.write(line)
+        lines.append(line.rstrip("\n"))
+    if proc.wait():
+        last = next((x.strip() for x in reversed(lines) if x.strip()), "no output")
+        where = f"; full output in {log_path}" if log_path else ""
+        raise UserError(f"{module} exited with status {proc.returncode} "
+                        f"(last line: {last[:300]!r}){where}")
+    return lines
+
+
+def training_metrics(lines: list[str]) -> dict:
+    """Step losses and the final summary (runtime, mean train loss) from Axolotl's output."""
+    records = [ast.literal_eval(m.group()) for line in lines
+               if (m := _METRICS_LINE.search(line))]
+    steps = [float(r["loss"]) for r in records if "loss" in r]
+    summary = next((r for r in reversed(records) if "train_loss" in r), {})
+    return {
+        "train_loss": float(summary["train_loss"]) if summary else None,
+        "train_runtime_s": float(summary["train_runtime"]) if summary else None,
+        "logged_losses": steps,
+    }
+
+
+def prepare_work_dir(work_dir: Path, config_text: str, selection_sha256: str) -> bool:
+    """Keep `work_dir` for resuming if it was made for the same config and selection and holds a
+    complete checkpoint (partial ones are removed); otherwise empty it. Returns whether kept."""
+    fingerprint = hashlib.sha256(f"{config_text}\n{selection_sha256}".encode()).hexdigest()
+    stamp = work_dir / "fingerprint"
+    checkpoints = list((work_dir / "output").glob("checkpoint-*"))
+    for partial in [c for c in checkpoints if not (c / TRAINER_STATE).is_file()]:
+        log.warning("removing incomplete checkpoint %s", partial)
+        shutil.rmtree(partial)
+    resumable = (stamp.is_file() and stamp.read_text() == fingerprint
+                 and any((c / TRAINER_STATE).is_file() for c in checkpoints))
+    if not resumable:
+        if work_dir.exists():
+            shutil.rmtree(work_dir)
+        work_dir.mkdir(parents=True)
+        stamp.write_text(fingerprint)
+    return resumable
+
+
+def tools_environment(tools_python: str, env: dict[str, str]) -> dict:
+    """Python and package versions of the tools interpreter (what Axolotl trained with)."""
+    code = ("import importlib.metadata as m, json, sys\n"
+            "v = {}\n"
+            f"for p in {TOOLS_PACKAGES!r}:\n"
+            "    try: v[p] = m.version(p)\n"
+            "    except m.PackageNotFoundError: pass\n"
+            "print(json.dumps({'python': sys.version.split()[0], 'packages': v}))")
+    out = subprocess.run([tools_python, "-c", code], env=env, check=True, capture_output=True,
+                         text=True)
+    return json.loads(out.stdout)
+
+
+def place_model(src: Path, out_dir: Path) -> list[str]:
+    """Move the model, its config and the tokenizer files from `src` into `out_dir`, and check
+    that the tokenizer loads with a chat template. Returns the file names."""
+    from transformers import AutoTokenizer
+
+    files = sorted({p for pattern in MODEL_FILES for p in src.glob(pattern) if p.is_file()})
+    if not any(p.suffix == ".safetensors" for p in files):
+        raise UserError(f"Axolotl left no *.safetensors weights in {src}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        shutil.move(path, out_dir / path.name)
+    if not AutoTokenizer.from_pretrained(out_dir).chat_template:
+        raise UserError(f"the trained model's tokenizer in {out_dir} has no chat template")
+    return [p.name for p in files]
+
+
+def job_arguments(smk) -> dict:
+    """The `train_run` arguments every training rule passes the same way, from its Snakemake
+    job object (wildcards.run, input.base_model, params.train/work_dir/offline, the output
+    folder, threads, log and the configured tools interpreter)."""
+    return {"run": smk.wildcards.run, "base_model": smk.input.base_model,
+            "train": dict(smk.params.train), "out_dir": smk.output[0],
+            "work_dir": smk.params.work_dir, "tools_python": smk.config["tools_python"],
+            "offline": smk.params.offline, "threads": smk.threads, "log_path": smk.log[0]}
+
+
+def train_run(*, run: str, selection: str, base_model: str, train: dict, out_dir: str,
+              work_dir: str, tools_python: str, offline: bool, threads: int | None = None,
+              log_path: str | None = None, overrides: dict | None = None,
+              collect: Callable[[Path, Path], dict] | None = None) -> dict:
+    """Fine-tune `base_model` on the canonical JSONL `selection` with the `train` recipe into
+    `out_dir` (model + axolotl.yaml + manifest.json); returns the manifest.
+
+    `overrides` are Axolotl keys set over the rendered config (after `train.extra`);
+    `collect(work_dir, out_dir)`, called after training, moves further outputs into `out_dir` and
+    returns fields for the manifest."""
+    start = time.perf_counter()
+    work, out = Path(work_dir), Path(out_dir)
+    cfg = render_axolotl_config(train, base_model=base_model, dataset=selection,
+                                output_dir=str(work / "output"),
+                                prepared_dir=str(work / "prepared"))
+    cfg.update(overrides or {})
+    config_text = write_axolotl_config(out / CONFIG_NAME, cfg)
+    selection_sha = file_sha256(selection)
+    if prepare_work_dir(work, config_text, selection_sha):
+        log.info("resuming %s from the checkpoint in %s", run, work / "output")
+    config_path = work / CONFIG_NAME
+    config_path.write_text(config_text, encoding="utf-8")
+    env = axolotl_env(offline, threads)
+    metrics = training_metrics(
+        run_axolotl(tools_python, "axolotl.cli.train", [str(config_path)], env, log_path))
+    if metrics["train_loss"] is not None and not math.isfinite(metrics["train_loss"]):
+        raise UserError(f"training {run} gave a non-finite loss ({metrics['train_loss']}); "
+                        f"see {log_path or 'the log'}")
+    model_dir = work / "output"
+    if train["adapter"] == "lora":
+        run_axolotl(tools_python, "axolotl.cli.merge_lora",
+                    [str(config_path), f"--lora-model-dir={model_dir}"], env, log_path)
+        model_dir = model_dir / "merged"
+    files = place_model(model_dir, out)
+    collected = collect(work, out) if collect else {}
+    manifest = write_manifest(
+        out / MANIFEST_NAME,
+        inputs={"selection": selection, "base_model_config": Path(base_model) / "config.json"},
+        run=run,
+        base_model=base_model,
+        train=train,
+        n_records=sum(1 for _ in read_jsonl(selection)),
+        metrics=metrics,
+        files=files,
+        wall_time_s=round(time.perf_counter() - start, 3),
+        tools_environment=tools_environment(tools_python, env),
+        **collected,
+    )
+    shutil.rmtree(work)
+    return manifest
