@@ -1,6 +1,6 @@
 """IFD scoring: a reference-style batch-1 loop against `fast` mode, same model, one run.
 
-The baseline is written here in the style of the reference scripts (methods.md §2.1-2.2): one
+The baseline is written here in the style of the reference scripts (docs/methods.md §2.1-2.2): one
 record at a time, one forward pass per text with full logits and `output_hidden_states=True`,
 HF `labels` loss (Superfiltering) or a per-token `log_softmax` + NLL loop (Cherry). `fast` is
 `workflow_lib.scoring.ifd.score_records(mode="fast")`. To keep the ratio fair on a shared

@@ -1,6 +1,6 @@
 """IterIT's update step: the reference's scikit-learn/scipy loop vs the pipeline's fast path.
 
-The baseline is methods.md §3.3 literally: `TfidfVectorizer(ngram_range=(1, 3))`, CSC matrix,
+The baseline is docs/methods.md §3.3 literally: `TfidfVectorizer(ngram_range=(1, 3))`, CSC matrix,
 `X.sum(axis=1)` over the whole matrix at every greedy step, column decay through CSC
 `__setitem__`, and the list-membership merge. The fast path is
 `workflow_lib.select.iterit.select.update_order` (own TF-IDF, row sums recomputed only for

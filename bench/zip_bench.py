@@ -1,7 +1,7 @@
 """ZIP selection: a straightforward port of the reference loop vs the pipeline's fast path.
 
 The baseline recompresses `str(final + [x])` for every candidate in one process, as ZIP.py does
-with n_jobs=1 (methods.md §1.3); the fast path is `workflow_lib.select.zip.zip_fast`
+with n_jobs=1 (docs/methods.md §1.3); the fast path is `workflow_lib.select.zip.zip_fast`
 (incremental compression, `--workers` threads). Both run on the same pool in the same run.
 
 The budget only decides when the reference loop stops (after whole rounds of k3), so the
@@ -46,7 +46,8 @@ def get_compression_ratio(x) -> float:
 
 def baseline_zip(data: list[dict], budget: int, k1: int, k2: int, k3: int,
                  on_round=None) -> list[int]:
-    """The reference loop (methods.md §1.3), single process; `on_round(final)` after each round."""
+    """The reference loop (docs/methods.md §1.3), single process; `on_round(final)` after each
+    round."""
     g = torch.tensor([get_compression_ratio([d]) for d in data])
     final: list[int] = []
     while len(final) < budget:

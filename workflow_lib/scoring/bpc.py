@@ -1,12 +1,12 @@
 """Sliding-window bits per character (BPC), exact to "Compression Represents Intelligence Linearly".
 
-The reference (`hkust-nlp/llm-compression`, `evaluation/main.py`) tokenizes each non-empty
+The reference (docs/methods.md §4.2; `code/evaluation/main.py`) tokenizes each non-empty
 document with `tokenizer.encode` (so BOS-adding tokenizers add one BOS per document), concatenates
 the ids and slides a window of `block_size + 1` tokens with step `stride`. Window 0 scores all its
 targets, every later window only its last `stride` targets, so each token but the first and an
 unscored tail is scored once. BPC = total cross-entropy (nats) / (characters · ln 2).
 
-Differences from the reference, all of which leave the number unchanged:
+Differences from the reference, all of which leave the number unchanged (docs/methods.md §4.4):
 * windows are a pure function of their index (`SlidingWindows.span`), not a stateful dataset,
   so they can be batched in any order and split into shards (`bpc_partial`, `combine_partials`);
 * the LM head is applied only to scored positions, logits are upcast to float32 and losses are

@@ -1,8 +1,8 @@
 """Instruction-Following Difficulty (IFD) scores, exact to Superfiltering and Cherry LLM.
 
 IFD compares the loss of a response alone (the *direct* pass) with its loss after the instruction
-(the *conditioned* pass); docs/methods.md. The two reference families differ in template, direct
-text, truncation, ratio and filter; a `Preset` holds these as data, `ifd_presets.PRESETS` both:
+(the *conditioned* pass); docs/methods.md §2. The two reference families differ in template, direct
+text, truncation, ratio and filter; a `Preset` holds these as data, `presets.PRESETS` both:
 
 superfiltering (`tianyi-lab/Superfiltering` @ f0764af, code_ifd/data_analysis.py, GPT-2 scorer)
   prompt `"{instruction}\\n"` or `"{instruction}\\n{input}\\n"`; direct text = the response;

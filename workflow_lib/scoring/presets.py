@@ -1,6 +1,7 @@
 """IFD presets: each reference's scoring and selection rules as data (`scoring.ifd` describes
 them). Free of torch, so the workflow reads a preset's `reference` when it builds the DAG: a
-scorer's parameters carry it, and a change of the rules rescores the pools (docs/methods.md)."""
+scorer's parameters carry it, and a change of the rules rescores the pools
+(docs/methods.md §2.4)."""
 
 from __future__ import annotations
 

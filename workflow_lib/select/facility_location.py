@@ -1,8 +1,9 @@
 """Facility-location selection by lazy greedy, on submodlib's dense euclidean kernel.
 
-Superfiltering.D (`code_diversity_fla/do_fla.py`) calls `submodlib.FacilityLocationFunction(n,
-mode="dense", data=X, metric="euclidean").maximize(budget, optimizer="LazyGreedy",
-stopIfZeroGain=False, stopIfNegativeGain=False)`. Reimplemented here (no submodlib dependency):
+Superfiltering.D (`code_diversity_fla/do_fla.py`, docs/methods.md §2.1) calls
+`submodlib.FacilityLocationFunction(n, mode="dense", data=X, metric="euclidean").maximize(budget,
+optimizer="LazyGreedy", stopIfZeroGain=False, stopIfNegativeGain=False)`. Reimplemented here (no
+submodlib dependency):
 
 * kernel: submodlib `helper.create_kernel` turns distances into similarities as
   `S = exp(-D / dim)` with `D` the euclidean distance matrix and `dim` the embedding width;

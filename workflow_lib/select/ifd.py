@@ -1,4 +1,4 @@
-"""Selections from IFD scores: Superfiltering, Cherry and Superfiltering.D (docs/methods.md).
+"""Selections from IFD scores: Superfiltering, Cherry and Superfiltering.D (docs/methods.md §2).
 
 `rows` are the scorer's rows (`ifd.score_records`) aligned with the pool's records. Records
 with a `reason` were not scored and are counted per reason in the returned info.

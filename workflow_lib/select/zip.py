@@ -1,8 +1,8 @@
 """ZIP (Entropy Law) selection: the authors' ZIP.py, bit-exact and fast, plus a `clean` mode.
 
 The measured quantity is the compression ratio `len(s) / len(zlib.compress(s, 9))` of
-`s = str(list_of_record_dicts).encode()` (methods.md §1.2); ZIP keeps the records that compress
-worst. One round (methods.md §1.3):
+`s = str(list_of_record_dicts).encode()` (docs/methods.md §1.2); ZIP keeps the records that compress
+worst. One round (docs/methods.md §1.3):
 
 1. stage 1: the k1 lowest entries of the global score vector `g` (float32, `torch.topk`);
 2. stage 2: their ratios conditioned on everything selected so far, `ratio(final + [x])`, are
@@ -25,7 +25,7 @@ sweeps the pool from the shortest records up (quirk Q4), so the first rounds are
 later ones. The reference's cost per candidate grows with the whole prefix instead (quadratic in
 the budget). Candidates are scored on `workers` threads: zlib releases the GIL while deflating.
 
-Quirks of the reference, reproduced deliberately (methods.md §1.4; marked in `zip_fast`):
+Quirks of the reference, reproduced deliberately (docs/methods.md §1.4; marked in `zip_fast`):
 
 * Q1 each round retires k2 pool items but keeps only k3; the other k2 - k3 are never reconsidered
   (unless the pool runs short, Q5);

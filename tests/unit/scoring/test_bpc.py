@@ -46,7 +46,8 @@ def lms(tmp_path_factory):
 
 
 def reference_bpc(model, tokenizer, texts, block_size, stride):
-    """Literal port of the reference loop: stateful windows, full logits, masked CE sum."""
+    """Literal port of the reference loop (docs/methods.md §4.2): stateful windows, full
+    logits, masked CE sum."""
     docs = [t for t in texts if len(t) > 0]
     total_chars = sum(len(t) for t in docs)
     ids = [i for t in docs for i in tokenizer.encode(t)]

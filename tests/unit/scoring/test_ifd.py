@@ -75,7 +75,7 @@ def random_records(n, seed=0):
                    words(rng, 1, 6) if rng.random() < 0.4 else "") for i in range(n)]
 
 
-# --- brute-force ports of the reference procedures (methods.md §2.1, §2.2) ----------------------
+# --- brute-force ports of the reference procedures (docs/methods.md §2.1, §2.2) -----------------
 
 def reference_superfiltering(model, tok, instruction, input_, output, max_length):
     """code_ifd/data_analysis.py + put_analysis_to_data.py, one record, batch size 1."""

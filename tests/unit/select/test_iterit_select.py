@@ -1,4 +1,5 @@
-"""IterIT's update step against a brute-force transcription of the reference (methods.md §3.3)."""
+"""IterIT's update step against a brute-force transcription of the reference loop
+(docs/methods.md §3.3)."""
 
 import json
 import math

@@ -1,4 +1,4 @@
-"""ZIP selection: the fast path against a literal port of the reference loop (methods.md §1.3),
+"""ZIP selection: the fast path against a literal port of the reference loop (docs/methods.md §1.3),
 incremental against one-shot compression, errors, clean mode, and the Snakemake rule."""
 
 import json
@@ -54,7 +54,7 @@ def port_ratio(x):
 
 
 def port_zip(data, budget, k1, k2, k3):
-    """methods.md §1.3 pseudo-code, line by line."""
+    """docs/methods.md §1.3, step by step."""
     g = torch.tensor([port_ratio([d]) for d in data])
     final = []
     while len(final) < budget:

@@ -1,4 +1,4 @@
-"""IterIT's epoch schedule (methods.md §3.4): which records each epoch of one training run sees.
+"""IterIT's epoch schedule (docs/methods.md §3.4): which records each epoch of one run sees.
 
 The pool is the training dataset (row i = record i). An ordered list of rows and their scores
 is kept; at the start of each epoch:
@@ -12,7 +12,7 @@ The epoch trains on the first m rows, in a fixed random permutation of positions
 `seed` (the reference's `SubsetRandomSampler(range(m), generator=manual_seed(seed))`).
 
 The window of the next re-scoring is what `update` leaves first: the previous m picks, then the
-rows scored >= 1, then the other candidates (§3.4 notes this is likely unintended; it is kept,
+rows scored >= 1, then the other candidates (docs/methods.md §3.4: likely unintended; it is kept,
 as it defines IterIT's behaviour).
 
 Files in `out_dir`, written atomically, one per epoch: `epoch{e}.json` with the order

@@ -1,4 +1,4 @@
-"""IterIT's complexity score: IFD with the current training model (methods.md §3.1–3.2).
+"""IterIT's complexity score: IFD with the current training model (docs/methods.md §3.1–3.2).
 
 Each record becomes a chat `[system "You are a helpful assistant.", user instruction (+
 "\\nInput: " + input)]`; `whole` is that chat plus the assistant's output, `direct` the output
@@ -8,7 +8,7 @@ text (`rfind`) and is `answer_len = min(max_length, len(whole)) - cond_start` to
 texts (so it includes the end-of-turn token). IFD = exp(cond) / exp(prior) (0 when prior is 0),
 the mean losses coming from the batched kernel `token_losses.span_mean_losses`.
 
-Decisions about the quirks (§3.5):
+Decisions about the quirks (docs/methods.md §3.5):
 - scores are rounded to bfloat16 by default (`precision="bf16"`, the reference stores them in
   the model dtype, bf16) - many ties, broken stably by `iterit_select`; "fp32" keeps float32;
 - the output is located where the template puts the assistant's content, not by a bare

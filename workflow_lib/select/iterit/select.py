@@ -1,18 +1,18 @@
-"""IterIT's selection step, `SupervisedDataset.update(count, m)` (methods.md §3.3), in numpy.
+"""IterIT's selection step, `SupervisedDataset.update(count, m)` (docs/methods.md §3.3), in numpy.
 
 The dataset is an ordered list of positions; `update` re-ranks its first `count` positions from
 their complexity scores (IFD with the current model) and, for `score_type="BOTH"`, a greedy
 diversity term over the responses' TF-IDF vectors; the first `m` positions of the new order are
 the epoch's training subset.
 
-Decisions about the reference's quirks (§3.5):
+Decisions about the reference's quirks (docs/methods.md §3.5):
 - TF-IDF is reimplemented (no scikit-learn in the workflow environment) with the defaults the
   reference uses: `TfidfVectorizer(ngram_range=(1, 3))`, i.e. lowercase, tokens `(?u)\\b\\w\\w+\\b`,
   raw counts, smooth idf `ln((1+n)/(1+df)) + 1`, l2-normalised rows. Values are bit-identical to
   scikit-learn 1.9 (row norms are summed in scikit-learn's storage order; tests check this).
 - The diversity of a row is its sum in column order, as scipy's CSC matvec (`X.sum(axis=1)`)
-  accumulates it; rows are recomputed only when one of their columns decays (§3.6), so the picks
-  are those of the reference loop.
+  accumulates it; rows are recomputed only when one of their columns decays
+  (docs/methods.md §3.6), so the picks are those of the reference loop.
 - Ties are deterministic: the IFD ranking is a stable descending sort (ties keep the current
   order; the reference's `torch.argsort` is unstable), the greedy argmax takes the first maximum.
 - Quirk 5 is fixed: the greedy step only considers candidates not yet picked, so when fewer
