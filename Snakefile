@@ -59,7 +59,7 @@ rule all:
         rules.train_all.input,
         rules.tables.output if RUNS else [],
         rules.entropy_law_plot.output if RUNS else [],
-        rules.bpc_plots.output if RUNS and config["eval"]["bpc"]["corpora"] else [],
+        rules.bpc_plots.output if RUNS and EVALUATORS["bpc"].enabled(config) else [],
 
 
 # Warnings of the jobs that ran (also in their logs), shown at the end of the run.

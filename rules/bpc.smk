@@ -16,6 +16,7 @@ rule bpc:
     benchmark:
         "benchmarks/bpc/{run}/{corpus}.tsv"
     params:
+        version=EVALUATORS["bpc"].version,
         settings=bpc_settings(),
     threads: 4
     resources:
@@ -32,7 +33,7 @@ rule bpc_metrics:
     input:
         bpc_results,
     output:
-        metrics="results/eval/{run}/bpc/metrics.json",
+        metrics=EVALUATORS["bpc"].metrics,
     log:
         "logs/bpc_metrics/{run}.log",
     conda:

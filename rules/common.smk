@@ -7,6 +7,7 @@ import sys
 from workflow_lib.config.grid import methods_of_kind, pools_of_kind, selections
 from workflow_lib.scoring.presets import PRESETS
 from workflow_lib.evaluate.mtbench.judge import TRANSPORT_KEYS
+from workflow_lib.evaluate.registry import EVALUATORS, enabled_evaluators
 
 
 def _alternatives(names):
@@ -225,18 +226,9 @@ def bpc_results(wildcards):
 
 
 def eval_metrics_files():
-    """metrics.json of every run for every enabled evaluator: lmeval always, bpc when
-    eval.bpc.corpora is non-empty, mtbench when eval.mtbench.enabled."""
-    evaluators = [
-        "lmeval",
-        *(["bpc"] if config["eval"]["bpc"]["corpora"] else []),
-        *(["mtbench"] if MTBENCH["enabled"] else []),
-    ]
-    return [
-        f"results/eval/{run}/{evaluator}/metrics.json"
-        for run in RUNS
-        for evaluator in evaluators
-    ]
+    """metrics.json of every run for every evaluator the config enables (evaluate.registry)."""
+    evaluators = enabled_evaluators(config)
+    return [evaluator.metrics_file(run) for run in RUNS for evaluator in evaluators]
 
 
 def selection_manifests():

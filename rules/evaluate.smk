@@ -27,12 +27,13 @@ rule lmeval:
         tasks="results/eval/tasks",
     output:
         results="results/eval/{run}/lmeval/results.json",
-        metrics="results/eval/{run}/lmeval/metrics.json",
+        metrics=EVALUATORS["lmeval"].metrics,
     log:
         "logs/lmeval/{run}.log",
     benchmark:
         "benchmarks/lmeval/{run}.tsv"
     params:
+        version=EVALUATORS["lmeval"].version,
         device=eval_device(),
         batch_size=LMEVAL["batch_size"],
         limit=LMEVAL["limit"],

@@ -36,6 +36,7 @@ rule mtbench_answers:
     benchmark:
         "benchmarks/mtbench_answers/{run}.tsv"
     params:
+        version=EVALUATORS["mtbench"].version,
         generation=mtbench_generation(),
     # One thread per job: token-by-token generation of a small model gains little from more,
     # and loses much when cores are shared (`--set-threads mtbench_answers=N` raises it).
@@ -58,7 +59,7 @@ rule mtbench_judge:
         prompts="resources/mtbench/judge_prompts.jsonl",
     output:
         judgments="results/eval/{run}/mtbench/judgments.jsonl",
-        metrics="results/eval/{run}/mtbench/metrics.json",
+        metrics=EVALUATORS["mtbench"].metrics,
     log:
         "logs/mtbench_judge/{run}.log",
     benchmark:
@@ -79,4 +80,4 @@ rule mtbench_judge:
 
 rule mtbench_all:
     input:
-        expand("results/eval/{run}/mtbench/metrics.json", run=RUNS),
+        expand(EVALUATORS["mtbench"].metrics, run=RUNS),

@@ -5,8 +5,8 @@ import time
 from pathlib import Path
 
 from workflow_lib.core.jobs import run_job
-from workflow_lib.core.jsonio import write_json
 from workflow_lib.evaluate.bpc import bpc_metrics, model_bpc, write_bpc_result
+from workflow_lib.evaluate.metrics import write_metrics
 
 
 def score(smk):
@@ -21,7 +21,7 @@ def score(smk):
 
 def gather(smk):
     results = [json.loads(Path(path).read_text(encoding="utf-8")) for path in smk.input]
-    write_json(smk.output.metrics, bpc_metrics(smk.wildcards.run, results))
+    write_metrics(smk.output.metrics, bpc_metrics(smk.wildcards.run, results))
 
 
 run_job(snakemake, {"bpc": score, "bpc_metrics": gather}[snakemake.rule])

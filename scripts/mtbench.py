@@ -6,6 +6,7 @@ from pathlib import Path
 from workflow_lib.core.jobs import run_job
 from workflow_lib.core.jsonio import write_json, write_jsonl
 from workflow_lib.core.manifest import environment, file_sha256
+from workflow_lib.evaluate.metrics import write_metrics
 from workflow_lib.evaluate.mtbench.answers import generate_answers
 from workflow_lib.evaluate.mtbench.demo import write_demo_data
 from workflow_lib.evaluate.mtbench.judge import TRANSPORT_KEYS, judge_run
@@ -55,7 +56,7 @@ def judge(smk):
     cache = Path(smk.output.judgments).with_name("judge_cache.jsonl")
     judgments = judge_run(smk.wildcards.run, items, settings, cache)
     write_jsonl(smk.output.judgments, judgments)
-    write_json(smk.output.metrics, mtbench_metrics(smk.wildcards.run, judgments, settings["n"]))
+    write_metrics(smk.output.metrics, mtbench_metrics(smk.wildcards.run, judgments, settings["n"]))
 
 
 run_job(snakemake, {"mtbench_data": data, "mtbench_answers": answers,

@@ -1,9 +1,9 @@
 """BPC evaluation of a run: one model folder on one prepared corpus, then a run's tidy metrics.
 
 Per corpus, `write_bpc_result` stores the full `BpcResult` with what produced it (settings, corpus
-and model file hashes, environment); `bpc_metrics` turns a run's results into the metrics.json
-every evaluator writes: benchmark = corpus, metric = "bpc", n = characters (the BPC denominator),
-stderr null, lower is better.
+and model file hashes, environment); `bpc_metrics` turns a run's results into rows of the metrics
+contract (`workflow_lib.evaluate.metrics`): benchmark = corpus, metric = "bpc", n = characters
+(the BPC denominator), no stderr, lower is better.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from workflow_lib.core.errors import UserError
 from workflow_lib.core.manifest import write_manifest
 from workflow_lib.data.corpora import read_corpus
+from workflow_lib.evaluate.metrics import MetricRow, RunMetrics
 from workflow_lib.scoring.bpc import BpcResult, sliding_window_bpc
 
 
@@ -68,12 +69,12 @@ def write_bpc_result(path: str | os.PathLike, result: BpcResult, *, run: str, co
     )
 
 
-def bpc_metrics(run: str, results: Iterable[Mapping]) -> dict:
-    """The tidy metrics document of `run` from its per-corpus results (`write_bpc_result`)."""
-    metrics = []
+def bpc_metrics(run: str, results: Iterable[Mapping]) -> RunMetrics:
+    """The metrics of `run` from its per-corpus results (`write_bpc_result`)."""
+    rows = []
     for doc in results:
         if doc["run"] != run:
             raise ValueError(f"BPC result of run {doc['run']!r} given for run {run!r}")
-        metrics.append({"benchmark": doc["corpus"], "metric": "bpc", "value": doc["result"]["bpc"],
-                        "stderr": None, "n": doc["result"]["n_chars"], "higher_is_better": False})
-    return {"run": run, "evaluator": "bpc", "metrics": metrics}
+        rows.append(MetricRow(benchmark=doc["corpus"], metric="bpc", value=doc["result"]["bpc"],
+                              stderr=None, n=doc["result"]["n_chars"], higher_is_better=False))
+    return RunMetrics(run, "bpc", rows)

@@ -1,3 +1,3 @@
 """Tables and plots over the runs' metrics and the selections' manifests. Imports `core`,
-`config`, `select` and the evaluators' metrics readers.
+`config`, `select`, and of `evaluate` only the metrics contract and the evaluator registry.
 """

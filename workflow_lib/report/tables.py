@@ -1,12 +1,9 @@
 """Results tables and plots from the evaluators' metrics and the selection manifests.
 
-The metrics contract: every evaluator writes `results/eval/{run}/{evaluator}/metrics.json` as
-`{"run": str, "evaluator": "lmeval"|"bpc"|"mtbench", "metrics": [{"benchmark": str, "metric": str,
-"value": float, "stderr": float|null, "n": int|null, "higher_is_better": bool}]}`.
-
-`collect_metrics` stacks them into the tidy table (`METRIC_COLUMNS`); a base run (the base model
-as it is) has method "base" and pool and budget "-". `main_table` is the paper table. The plots
-put the average benchmark score against BPC, one panel per corpus ("Compression represents
+`collect_metrics` stacks the runs' metrics files (read through the metrics contract,
+`workflow_lib.evaluate.metrics`) into the tidy table (`METRIC_COLUMNS`); a base run (the base
+model as it is) has method "base" and pool and budget "-". `main_table` is the paper table. The
+plots put the average benchmark score against BPC, one panel per corpus ("Compression represents
 intelligence linearly"), and against the compression ratio of the selected data (the Entropy
 Law). Equal inputs give byte-identical files.
 """
@@ -17,8 +14,8 @@ import json
 import math
 import os
 import textwrap
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import matplotlib
@@ -28,80 +25,20 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from workflow_lib.config.grid import Run
-from workflow_lib.core.jsonio import DataError, atomic_output, type_name
+from workflow_lib.core.jsonio import DataError, atomic_output
+from workflow_lib.evaluate.metrics import read_metrics
+from workflow_lib.evaluate.registry import EVALUATORS
 
-EVALUATORS = ("lmeval", "bpc", "mtbench")
 RUN_COLUMNS = ["pool", "method", "budget", "base_model"]
 METRIC_COLUMNS = ["run", *RUN_COLUMNS, "evaluator", "benchmark", "metric", "value", "stderr",
                   "n", "higher_is_better"]
 STAT_COLUMNS = ["size", "mean response chars", "compression ratio"]  # in the paper table
 SELECTION_COLUMNS = ["size", "mean turns", "mean response chars", "mean conversation chars",
                      "compression ratio", "source mix"]
-# Evaluators whose detail rows (per category, per turn, spread, failures) stay in metrics.csv:
-# only these (benchmark, metric) pairs of theirs become paper-table columns.
-PAPER_METRICS = {"mtbench": {("mt_bench", "score")}}
 DIGITS = {"mean turns": 2, "mean response chars": 1, "mean conversation chars": 1,
           "compression ratio": 3}  # decimals; others: `digits`
 _TEXT_COLUMNS = ["run", *RUN_COLUMNS, "evaluator", "benchmark", "metric"]
 _CELL = ["pool", "method", "budget"]
-
-
-def _number(v: object) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-def _name(v: object) -> bool:
-    return isinstance(v, str) and bool(v)
-
-
-_Checks = dict[str, tuple[str, Callable[[object], bool]]]
-_DOC_CHECKS: _Checks = {
-    "run": ("a non-empty string", _name),
-    "evaluator": (f"one of {', '.join(EVALUATORS)}", lambda v: v in EVALUATORS),
-    "metrics": ("a list", lambda v: isinstance(v, list)),
-}
-_ROW_CHECKS: _Checks = {
-    "benchmark": ("a non-empty string", _name),
-    "metric": ("a non-empty string", _name),
-    "value": ("a number", _number),
-    "stderr": ("a number or null", lambda v: v is None or _number(v)),
-    "n": ("an integer or null", lambda v: v is None or (_number(v) and isinstance(v, int))),
-    "higher_is_better": ("true or false", lambda v: isinstance(v, bool)),
-}
-
-
-def _check(obj: object, checks: _Checks, path: str | os.PathLike, where: str = "") -> None:
-    if not isinstance(obj, dict):
-        raise DataError(f"expected a JSON object, got {type_name(obj)}", path=path,
-                        field=where or None)
-    unknown = sorted(set(obj) - set(checks))
-    if unknown:
-        raise DataError(f"unknown key (allowed: {', '.join(checks)})", path=path,
-                        field=f"{where}{unknown[0]}")
-    for key, (expected, ok) in checks.items():
-        if key not in obj:
-            raise DataError("missing", path=path, field=f"{where}{key}")
-        if not ok(obj[key]):
-            raise DataError(f"expected {expected}, got {obj[key]!r}", path=path,
-                            field=f"{where}{key}")
-
-
-def read_metrics(path: str | os.PathLike) -> dict:
-    """Read one metrics.json and check it against the contract (DataError names the field)."""
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
-    _check(doc, _DOC_CHECKS, path)
-    seen = set()
-    for i, row in enumerate(doc["metrics"]):
-        _check(row, _ROW_CHECKS, path, f"metrics[{i}].")
-        key = (row["benchmark"], row["metric"])
-        if key in seen:
-            raise DataError(f"{key[0]} {key[1]} is reported twice", path=path,
-                            field=f"metrics[{i}]")
-        seen.add(key)
-    return doc
 
 
 def run_info(run: Run) -> dict[str, str]:
@@ -124,23 +61,24 @@ def collect_metrics(paths: Iterable[str | os.PathLike], runs: Iterable[Run]) -> 
     rows, sources = [], {}
     for path in paths:
         doc = read_metrics(path)
-        if doc["run"] not in info:
-            raise DataError(f"{doc['run']!r} is not a run of this configuration", path=path,
+        if doc.run not in info:
+            raise DataError(f"{doc.run!r} is not a run of this configuration", path=path,
                             field="run")
-        key = (doc["run"], doc["evaluator"])
+        key = (doc.run, doc.evaluator)
         if key in sources:
-            raise DataError(f"{doc['evaluator']} metrics of run {doc['run']!r} also come from "
+            raise DataError(f"{doc.evaluator} metrics of run {doc.run!r} also come from "
                             f"{sources[key]}", path=path)
         sources[key] = path
-        rows += [{"run": doc["run"], **info[doc["run"]], "evaluator": doc["evaluator"], **row}
-                 for row in doc["metrics"]]
+        rows += [{"run": doc.run, **info[doc.run], "evaluator": doc.evaluator, **asdict(row)}
+                 for row in doc.rows]
     return _typed(pd.DataFrame(rows, columns=METRIC_COLUMNS))
 
 
 def read_metrics_table(path: str | os.PathLike) -> pd.DataFrame:
     """Read the tidy table written by `write_table(collect_metrics(...), path)`."""
     table = pd.read_csv(path, dtype={**dict.fromkeys(_TEXT_COLUMNS, str), "n": "Int64"},
-                        keep_default_na=False, na_values={"stderr": [""], "n": [""]})
+                        keep_default_na=False,
+                        na_values={"value": [""], "stderr": [""], "n": [""]})
     return _typed(table)
 
 
@@ -175,9 +113,10 @@ def _key(benchmark: str, metric: str) -> str:
 def main_table(metrics: pd.DataFrame, selections: pd.DataFrame) -> pd.DataFrame:
     """The paper table: a row per run, grouped by (pool, budget, base model) in order of first
     appearance with methods in config order; the selection's statistics; then one column per
-    benchmark metric, `benchmark (metric) ↑` (higher is better) or `↓` (of the evaluators in
-    `PAPER_METRICS`, only the metrics listed there)."""
-    metrics = metrics[[ev not in PAPER_METRICS or (b, m) in PAPER_METRICS[ev] for ev, b, m
+    benchmark metric, `benchmark (metric) ↑` (higher is better) or `↓` (of an evaluator that
+    names its `paper_metrics`, only those)."""
+    paper = {name: evaluator.paper_metrics for name, evaluator in EVALUATORS.items()}
+    metrics = metrics[[paper[ev] is None or (b, m) in paper[ev] for ev, b, m
                        in zip(metrics.evaluator, metrics.benchmark, metrics.metric, strict=True)]]
     columns = [f"{_key(b, m)} {'↑' if up else '↓'}" for b, m, up
                in zip(metrics.benchmark, metrics.metric, metrics.higher_is_better, strict=True)]

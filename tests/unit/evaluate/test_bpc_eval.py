@@ -9,8 +9,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from workflow_lib.core.errors import UserError
 from workflow_lib.evaluate.bpc import bpc_metrics, model_bpc, write_bpc_result
+from workflow_lib.evaluate.metrics import read_metrics, write_metrics
 from workflow_lib.models.tiny import build_tiny_model, synthetic_texts
-from workflow_lib.report.tables import read_metrics
 from workflow_lib.scoring.bpc import sliding_window_bpc
 
 SETTINGS = {"block_size": 24, "stride": 8, "batch_size": 3, "dtype": "float32", "device": "cpu"}
@@ -72,10 +72,10 @@ def test_results_gather_into_a_valid_metrics_document(model_dir, corpus, tmp_pat
     assert "model/.snakemake_timestamp" not in docs[0]["inputs"]
 
     metrics = bpc_metrics("base-tiny", docs)
-    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    write_metrics(tmp_path / "metrics.json", metrics)
     assert read_metrics(tmp_path / "metrics.json") == metrics
-    assert metrics["evaluator"] == "bpc"
-    assert metrics["metrics"] == [
+    assert metrics.evaluator == "bpc"
+    assert json.loads((tmp_path / "metrics.json").read_text())["metrics"] == [
         {"benchmark": name, "metric": "bpc", "value": result.bpc, "stderr": None,
          "n": result.n_chars, "higher_is_better": False} for name in ("cc", "python")]
     with pytest.raises(ValueError, match="run 'base-tiny' given for run 'other'"):

@@ -23,6 +23,7 @@ from workflow_lib.evaluate.lmeval.tasks import (
     truthfulqa_mc2,
     write_task_folder,
 )
+from workflow_lib.evaluate.metrics import read_metrics
 
 SHARED_EVAL = ROOT.parent / "shared" / "data" / "eval"
 
@@ -233,8 +234,8 @@ def test_bad_local_files_name_the_file(tmp_path):
 
 def test_tidy_metrics_of_an_lmeval_results_file():
     tidy = tidy_metrics(RAW_RESULTS, "base-tiny")
-    assert tidy["run"] == "base-tiny" and tidy["evaluator"] == "lmeval"
-    rows = {(r["benchmark"], r["metric"]): r for r in tidy["metrics"]}
+    assert tidy.run == "base-tiny" and tidy.evaluator == "lmeval"
+    rows = {(r["benchmark"], r["metric"]): r for r in tidy.to_json()["metrics"]}
     assert list(rows) == [("demo_heldout_gen", "exact_match_strip"),
                           ("gsm8k", "exact_match_strict"), ("gsm8k", "exact_match_flexible"),
                           ("mmlu", "acc"), ("mmlu_anatomy", "acc"), ("mmlu_virology", "acc")]
@@ -242,6 +243,17 @@ def test_tidy_metrics_of_an_lmeval_results_file():
         "benchmark": "gsm8k", "metric": "exact_match_flexible", "value": 0.5, "stderr": 0.5,
         "n": 2, "higher_is_better": True}
     assert rows["mmlu", "acc"]["stderr"] is None and rows["mmlu", "acc"]["n"] == 3
+
+
+def test_numbers_lmeval_could_not_compute_are_null():
+    raw = json.loads(json.dumps(RAW_RESULTS))
+    raw["results"]["gsm8k"]["exact_match,strict"] = math.nan
+    raw["results"]["gsm8k"]["exact_match_stderr,flexible"] = math.inf
+    rows = {(r.benchmark, r.metric): r for r in tidy_metrics(raw, "base-tiny").rows}
+    assert (rows["gsm8k", "exact_match_strict"].value, rows["gsm8k", "exact_match_strict"].stderr,
+            rows["gsm8k", "exact_match_strict"].n) == (None, 0.0, 2)
+    assert (rows["gsm8k", "exact_match_flexible"].value,
+            rows["gsm8k", "exact_match_flexible"].stderr) == (0.5, None)
 
 
 def test_lmeval_command_line(tmp_path):
@@ -297,10 +309,10 @@ def test_real_lmeval_run_on_a_tiny_model(tmp_path):
         tidy = run_lmeval(model, tmp_path / "tasks", run="base-tiny", log=log,
                           results=out / "results.json", metrics=out / "metrics.json",
                           python=str(TOOLS_PYTHON), limit=5, batch_size=4)
-    assert json.loads((out / "metrics.json").read_text()) == tidy
+    assert read_metrics(out / "metrics.json") == tidy
     assert "demo_heldout_gen" in json.loads((out / "results.json").read_text())["results"]
-    assert {(r["benchmark"], r["metric"]) for r in tidy["metrics"]} == {
+    assert {(r.benchmark, r.metric) for r in tidy.rows} == {
         ("demo_heldout_gen", "exact_match_strip"), ("demo_heldout_mc", "acc"),
         ("demo_heldout_mc", "acc_norm")}
-    for row in tidy["metrics"]:
-        assert 0.0 <= row["value"] <= 1.0 and row["n"] == 5 and row["higher_is_better"]
+    for row in tidy.rows:
+        assert 0.0 <= row.value <= 1.0 and row.n == 5 and row.higher_is_better

@@ -174,7 +174,7 @@ def test_fastchat_reads_the_answers_and_builds_the_same_judge_requests(data, ans
         pytest.skip("fschat 0.2.36 is not installed in the tools interpreter (envs/eval.yaml)")
     judged = judge_run("tiny-run", items, JUDGE, tmp_path / "cache.jsonl", progress=False)
     write_jsonl(tmp_path / "judgments.jsonl", judged)
-    score = mtbench_metrics("tiny-run", judged, 1)["metrics"][0]
+    score = mtbench_metrics("tiny-run", judged, 1).to_json()["metrics"][0]
     proc = subprocess.run([str(TOOLS_PYTHON), "-c", FASTCHAT_CHECK, str(data),
                            str(answers_file.parent), str(tmp_path / "judgments.jsonl")],
                           capture_output=True, text=True, timeout=300)
@@ -228,7 +228,8 @@ def test_scores_are_item_medians_with_spread_and_failures_never_scored():
             judgment(2, 1, 0, None, "math"), judgment(2, 1, 1, None, "math"),
             judgment(2, 1, 2, None, "math"), judgment(2, 2, 0, 9.0, "math"),
             judgment(2, 2, 1, 9.0, "math"), judgment(2, 2, 2, 9.0, "math")]
-    got = {(m["benchmark"], m["metric"]): m for m in mtbench_metrics("r", rows, 3)["metrics"]}
+    got = {(m["benchmark"], m["metric"]): m
+           for m in mtbench_metrics("r", rows, 3).to_json()["metrics"]}
     # item medians: (1,1) 7, (1,2) 3, (2,2) 9; (2,1) failed in every sample
     assert got["mt_bench", "score"]["value"] == pytest.approx(19 / 3)
     assert got["mt_bench", "score"]["n"] == 3 and got["mt_bench", "score"]["stderr"] > 0
@@ -382,6 +383,7 @@ def test_download_is_checked_against_the_pinned_sha256(data, tmp_path, monkeypat
 
 def test_paper_table_gets_the_mt_bench_score_column_only(tmp_path):
     from workflow_lib.config.grid import Run, Selection
+    from workflow_lib.evaluate.metrics import write_metrics
     from workflow_lib.report.tables import collect_metrics, main_table, selection_table
 
     rows = [judgment(1, 1, 0, 8.0), judgment(2, 2, 0, 6.0, "math")]
@@ -389,7 +391,7 @@ def test_paper_table_gets_the_mt_bench_score_column_only(tmp_path):
     paths = []
     for run in runs:
         paths.append(tmp_path / f"{run.name}.json")
-        paths[-1].write_text(json.dumps(mtbench_metrics(run.name, rows, 1)))
+        write_metrics(paths[-1], mtbench_metrics(run.name, rows, 1))
     metrics = collect_metrics(paths, runs)
     assert len(metrics) == 2 * 7  # score, 2 turns, spread, failures, 2 categories
     table = main_table(metrics, selection_table([]))

@@ -1,3 +1,3 @@
 """lm-eval harness: the task folder (demo held-out and local tasks) and the metrics read
-from its results. Imports `core`.
+from its results. Imports `core` and `evaluate.metrics`.
 """

@@ -1,14 +1,14 @@
-"""Run lm-eval on a model and a task folder, and tidy its results into Sieve's metrics contract.
+"""Run lm-eval on a model and a task folder, and tidy its results into the metrics contract
+(`workflow_lib.evaluate.metrics`).
 
-Every evaluator writes `results/eval/{run}/{evaluator}/metrics.json`:
-`{"run", "evaluator", "metrics": [{"benchmark", "metric", "value", "stderr", "n",
-"higher_is_better"}]}`. lm-eval itself runs in the tools interpreter as a subprocess (`python -m
-lm_eval`), so this module needs neither lm-eval nor torch.
+lm-eval itself runs in the tools interpreter as a subprocess (`python -m lm_eval`), so this
+module needs neither lm-eval nor torch.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import subprocess
 import time
@@ -17,14 +17,19 @@ from pathlib import Path
 from typing import TextIO
 
 from workflow_lib.core.errors import UserError
-from workflow_lib.core.jsonio import atomic_output, write_json
+from workflow_lib.core.jsonio import atomic_output
 from workflow_lib.core.tool_env import tool_env
 from workflow_lib.evaluate.lmeval.tasks import TASKS_FILE
+from workflow_lib.evaluate.metrics import MetricRow, RunMetrics, write_metrics
 
 
 def _number(value: object) -> float | None:
-    """A metric value as float; lm-eval writes "N/A" for stderrs it could not compute."""
-    return None if isinstance(value, str) else float(value)
+    """A number of lm-eval's as float, None where it has none: "N/A" (a stderr it could not
+    compute), NaN or an infinity."""
+    if isinstance(value, str):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def _n_docs(raw: dict, task: str) -> int | None:
@@ -35,10 +40,10 @@ def _n_docs(raw: dict, task: str) -> int | None:
     return sum(counts) if counts and None not in counts else None
 
 
-def tidy_metrics(raw: dict, run: str) -> dict:
-    """lm-eval's results JSON as the metrics contract: one row per task (or group), metric and
-    filter. A metric seen through a filter other than `none` is named `{metric}_{filter}`
-    (`exact_match_strict`); entries without metrics (a group without aggregation) give no rows.
+def tidy_metrics(raw: dict, run: str) -> RunMetrics:
+    """lm-eval's results JSON as one row per task (or group), metric and filter. A metric seen
+    through a filter other than `none` is named `{metric}_{filter}` (`exact_match_strict`);
+    entries without metrics (a group without aggregation) give no rows.
     """
     rows = []
     for task, entry in raw["results"].items():
@@ -46,15 +51,15 @@ def tidy_metrics(raw: dict, run: str) -> dict:
             metric, sep, filter_name = key.partition(",")
             if not sep or metric.endswith("_stderr"):
                 continue  # "alias", group placeholders and the stderrs read below
-            rows.append({
-                "benchmark": task,
-                "metric": metric if filter_name == "none" else f"{metric}_{filter_name}",
-                "value": float(value),
-                "stderr": _number(entry.get(f"{metric}_stderr,{filter_name}", "N/A")),
-                "n": _n_docs(raw, task),
-                "higher_is_better": raw["higher_is_better"][task][metric],
-            })
-    return {"run": run, "evaluator": "lmeval", "metrics": rows}
+            rows.append(MetricRow(
+                benchmark=task,
+                metric=metric if filter_name == "none" else f"{metric}_{filter_name}",
+                value=_number(value),
+                stderr=_number(entry.get(f"{metric}_stderr,{filter_name}", "N/A")),
+                n=_n_docs(raw, task),
+                higher_is_better=raw["higher_is_better"][task][metric],
+            ))
+    return RunMetrics(run, "lmeval", rows)
 
 
 def lmeval_command(python: str, model_dir: str | Path, task_dir: str | Path,
@@ -78,7 +83,7 @@ def lmeval_command(python: str, model_dir: str | Path, task_dir: str | Path,
 def run_lmeval(model_dir: str | Path, task_dir: str | Path, *, run: str, results: str | Path,
                metrics: str | Path, log: TextIO, python: str, device: str = "cpu",
                batch_size: int = 8, limit: int | None = None, apply_chat_template: bool = True,
-               offline: bool = True, threads: int | None = None) -> dict:
+               offline: bool = True, threads: int | None = None) -> RunMetrics:
     """Evaluate `model_dir` on every task listed in `task_dir`'s tasks.json.
 
     lm-eval's output goes to `log`, an open file (the job's log; lm-eval writes through the same
@@ -110,5 +115,5 @@ def run_lmeval(model_dir: str | Path, task_dir: str | Path, *, run: str, results
     with atomic_output(results, "wb") as fh:
         fh.write(found[0].read_bytes())
     tidy = tidy_metrics(json.loads(found[0].read_text(encoding="utf-8")), run)
-    write_json(metrics, tidy)
+    write_metrics(metrics, tidy)
     return tidy

@@ -1,3 +1,4 @@
 """MT-bench: questions (FastChat files or the demo set), answer generation and
-judging through the judge client. Imports `core`, `models` and `evaluate.judge`.
+judging through the judge client. Imports `core`, `models`, `evaluate.judge` and
+`evaluate.metrics`.
 """

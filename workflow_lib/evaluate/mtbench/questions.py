@@ -25,6 +25,7 @@ from pathlib import Path
 from workflow_lib.core.errors import UserError
 from workflow_lib.core.jsonio import DataError, atomic_output, read_jsonl, type_name
 from workflow_lib.core.manifest import file_sha256
+from workflow_lib.evaluate.metrics import MetricRow, RunMetrics
 
 FASTCHAT_COMMIT = "0e6d3e4"
 RAW_URL = "https://raw.githubusercontent.com/lm-sys/FastChat/{commit}/{path}"
@@ -244,8 +245,8 @@ def _mean_and_stderr(values: Sequence[float]) -> tuple[float, float | None]:
     return mean, stderr
 
 
-def mtbench_metrics(run: str, judgments: Sequence[dict], n: int) -> dict:
-    """Tidy metrics of one run's judgments (`question_id, category, turn, sample, score`, score
+def mtbench_metrics(run: str, judgments: Sequence[dict], n: int) -> RunMetrics:
+    """Metrics of one run's judgments (`question_id, category, turn, sample, score`, score
     None for a failed judgment).
 
     Per item (question, turn) the median over the judge's `n` samples that gave a rating; the
@@ -271,10 +272,9 @@ def mtbench_metrics(run: str, judgments: Sequence[dict], n: int) -> dict:
         raise UserError(f"run {run}: none of the {len(judgments)} MT-bench judgments gave a "
                         "rating; see the judgments file for the verdicts")
 
-    def row(benchmark: str, metric: str, values: Sequence[float], **kw) -> dict:
+    def row(benchmark: str, metric: str, values: Sequence[float]) -> MetricRow:
         value, stderr = _mean_and_stderr(values)
-        return {"benchmark": benchmark, "metric": metric, "value": value, "stderr": stderr,
-                "n": len(values), "higher_is_better": True, **kw}
+        return MetricRow(benchmark, metric, value, stderr, n=len(values), higher_is_better=True)
 
     rows = [row("mt_bench", "score", list(medians.values()))]
     for turn in (1, 2):
@@ -282,13 +282,12 @@ def mtbench_metrics(run: str, judgments: Sequence[dict], n: int) -> dict:
         if values:
             rows.append(row("mt_bench", f"score_turn{turn}", values))
     sample_means = [statistics.fmean(v) for v in per_sample.values()]
-    rows.append({"benchmark": "mt_bench", "metric": "judge_spread",
-                 "value": max(sample_means) - min(sample_means), "stderr": None, "n": n,
-                 "higher_is_better": False})
-    rows.append({"benchmark": "mt_bench", "metric": "failures", "value": float(failures),
-                 "stderr": None, "n": len(judgments), "higher_is_better": False})
+    rows.append(MetricRow("mt_bench", "judge_spread", max(sample_means) - min(sample_means),
+                          stderr=None, n=n, higher_is_better=False))
+    rows.append(MetricRow("mt_bench", "failures", float(failures), stderr=None,
+                          n=len(judgments), higher_is_better=False))
     for cat in dict.fromkeys(category.values()):
         values = [v for (qid, _), v in medians.items() if category[qid] == cat]
         if values:
             rows.append(row(f"mt_bench_{cat}", "score", values))
-    return {"run": run, "evaluator": "mtbench", "metrics": rows}
+    return RunMetrics(run, "mtbench", rows)

@@ -1,0 +1,53 @@
+"""The evaluators Sieve runs on every model: each one's name, when the config enables it, where
+it writes its metrics, which of its metrics reach the paper table, and its version.
+
+The Snakefile reads this module while it builds the job graph (`rules/common.smk`), so it stays
+light: it names the evaluators and imports none of them. Adding an evaluator:
+docs/metrics-contract.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+METRICS_PATTERN = "results/eval/{run}/{evaluator}/metrics.json"
+
+
+@dataclass(frozen=True)
+class Evaluator:
+    """One evaluator of the pipeline.
+
+    `enabled` tells from the (validated) config whether its metrics are part of the results.
+    `paper_metrics` are the (benchmark, metric) pairs that become columns of the paper table;
+    None puts all of them there. `version` is a parameter of the evaluator's first rule: bump
+    it when a change of its code changes its numbers, and Snakemake reruns it for every run.
+    """
+
+    name: str
+    enabled: Callable[[Mapping], bool]
+    version: int
+    paper_metrics: frozenset[tuple[str, str]] | None = None
+
+    @property
+    def metrics(self) -> str:
+        """The metrics file of a run, with the `{run}` wildcard left to fill."""
+        return METRICS_PATTERN.format(run="{run}", evaluator=self.name)
+
+    def metrics_file(self, run: str) -> str:
+        """The metrics file of `run`."""
+        return METRICS_PATTERN.format(run=run, evaluator=self.name)
+
+
+EVALUATORS: dict[str, Evaluator] = {e.name: e for e in (
+    Evaluator("lmeval", lambda config: True, version=1),
+    Evaluator("bpc", lambda config: bool(config["eval"]["bpc"]["corpora"]), version=1),
+    # Per category, per turn, judge spread and failures stay in metrics.csv.
+    Evaluator("mtbench", lambda config: config["eval"]["mtbench"]["enabled"], version=1,
+              paper_metrics=frozenset({("mt_bench", "score")})),
+)}
+
+
+def enabled_evaluators(config: Mapping) -> list[Evaluator]:
+    """The evaluators `config` enables, in registry order."""
+    return [e for e in EVALUATORS.values() if e.enabled(config)]
