@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from tests.support import ROOT, TOOLS_PYTHON
+from tests.support import ROOT, TOOLS_PYTHON, train_block
 from workflow_lib.config.grid import Selection, runs, selections
 from workflow_lib.config.validate import validate_config
 from workflow_lib.core.errors import ConfigError, UserError
@@ -180,8 +180,6 @@ def test_schedule_rescores_the_window_only_when_iterative(tiny, tmp_path, strate
 @pytest.mark.slow
 def test_real_axolotl_run_changes_the_subset_and_keeps_one_lr_schedule(tiny, tmp_path):
     """~60 s: one Axolotl run of 2 epochs × 4 steps (m = 8, batch 2) with the plugin."""
-    from tests.test_axolotl_config import train_block
-
     if not TOOLS_PYTHON.exists():
         pytest.fail(f"{TOOLS_PYTHON} is missing: `make tools` builds the Axolotl environment")
     pool, model_dir, _ = tiny
