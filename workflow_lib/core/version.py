@@ -24,8 +24,9 @@ def git_revision(root: str | Path) -> dict | None:
         return None
 
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
-                              check=True, timeout=30).stdout
+        # --no-optional-locks: `status` must not lock the index of a checkout someone works in.
+        return subprocess.run(["git", "--no-optional-locks", "-C", str(root), *args],
+                              capture_output=True, text=True, check=True, timeout=30).stdout
 
     try:
         revision = git("rev-parse", "HEAD").strip()
