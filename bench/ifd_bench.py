@@ -29,10 +29,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from workflow_lib.core.threads import set_threads
 from workflow_lib.data.formats import convert_file
 from workflow_lib.data.records import read_pool
+from workflow_lib.models.loading import load_causal_lm
 from workflow_lib.report.rank_stats import spearman, top_overlap
-from workflow_lib.scoring.ifd import ifd_fields, load_scorer, prepare, score_records
+from workflow_lib.scoring.ifd import ifd_fields, prepare, score_records
 from workflow_lib.scoring.presets import PRESETS, Preset
 from workflow_lib.scoring.token_losses import DEFAULT_MAX_PADDING
 
@@ -127,13 +129,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.n < 10:
         parser.error("--n must be at least 10: the top-10% overlap needs one selected record")
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         canonical = Path(tmp) / "alpaca.jsonl"
         convert_file(POOL, canonical, "alpaca", id_prefix="alpaca")
         pool = list(read_pool(canonical))
     records = random.Random(args.seed).sample(pool, args.n)
-    model, tok = load_scorer(str(MODEL), device=args.device)
+    model, tok = load_causal_lm(MODEL, device=args.device)
     p = PRESETS[args.preset]
     params = sum(t.numel() for t in model.parameters())
     needed = needed_flops(model, tok, records, p)

@@ -34,12 +34,16 @@ rule ifd_gather:
     input:
         pool="results/pools/{pool}.jsonl",
         shards=gather.ifd("results/scores/{{pool}}/{{scorer}}/{scatteritem}.jsonl"),
+        model=scorer_model_dir,
     output:
         scores="results/scores/{pool}/{scorer}.parquet",
+        manifest="results/scores/{pool}/{scorer}.manifest.json",
     log:
         "logs/ifd_gather/{pool}/{scorer}.log",
     benchmark:
         "benchmarks/ifd_gather/{pool}/{scorer}.tsv"
+    params:
+        scorer=scorer_params,
     threads: 1
     resources:
         mem_mb=4000,

@@ -31,6 +31,7 @@ rule mtbench_answers:
         questions="resources/mtbench/question.jsonl",
     output:
         answers="results/eval/{run}/mtbench/answers.jsonl",
+        manifest="results/eval/{run}/mtbench/answers.manifest.json",
     log:
         "logs/mtbench_answers/{run}.log",
     benchmark:

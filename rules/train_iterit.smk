@@ -11,6 +11,7 @@ rule iterit_initial_scores:
         model="resources/models/{model}",
     output:
         scores="results/scores/{pool}/iterit-{model}.parquet",
+        manifest="results/scores/{pool}/iterit-{model}.manifest.json",
     log:
         "logs/iterit_initial_scores/{pool}/{model}.log",
     benchmark:

@@ -7,7 +7,7 @@ from workflow_lib.select.iterit.scoring import score_pool
 
 
 def main(smk):
-    counts = score_pool(smk.input.pool, smk.input.model, smk.output.scores,
+    counts = score_pool(smk.input.pool, smk.input.model, smk.output.scores, smk.output.manifest,
                         max_length=smk.params.max_length, batch_size=smk.params.batch_size,
                         device=smk.params.device, threads=smk.threads)
     logging.info("scored %(n_records)d records: %(n_candidates)d with IFD < 1, "

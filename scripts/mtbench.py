@@ -4,10 +4,10 @@ mtbench_judge (their judgments and metrics.json)."""
 from pathlib import Path
 
 from workflow_lib.core.jobs import run_job
-from workflow_lib.core.jsonio import write_json, write_jsonl
-from workflow_lib.core.manifest import environment, file_sha256
+from workflow_lib.core.jsonio import write_jsonl
+from workflow_lib.core.manifest import file_sha256, write_manifest
 from workflow_lib.evaluate.metrics import write_metrics
-from workflow_lib.evaluate.mtbench.answers import generate_answers
+from workflow_lib.evaluate.mtbench.answers import generate_answers, write_answers
 from workflow_lib.evaluate.mtbench.demo import write_demo_data
 from workflow_lib.evaluate.mtbench.judge import TRANSPORT_KEYS, judge_run
 from workflow_lib.evaluate.mtbench.questions import (
@@ -34,7 +34,7 @@ def data(smk):
     load_questions(smk.output.questions)
     load_answers(smk.output.references)
     load_judge_prompts(smk.output.prompts)
-    write_json(smk.output.manifest, {"files": files, "environment": environment()})
+    write_manifest(smk.output.manifest, files=files)
 
 
 def answers(smk):
@@ -43,7 +43,9 @@ def answers(smk):
                                  settings.pop("per_category"))
     records = generate_answers(smk.input.model, questions, smk.wildcards.run,
                                threads=smk.threads, **settings)
-    write_jsonl(smk.output.answers, records)
+    write_answers(smk.output.answers, smk.output.manifest, records, run=smk.wildcards.run,
+                  model_dir=smk.input.model, questions=smk.input.questions,
+                  generation=dict(smk.params.generation))
 
 
 def judge(smk):

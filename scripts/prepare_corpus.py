@@ -1,8 +1,8 @@
 """Prepare a BPC corpus (local file or hub dataset) as resources/corpora/{corpus}.jsonl."""
 
 from workflow_lib.core.jobs import run_job
-from workflow_lib.core.jsonio import read_jsonl, write_json, write_jsonl
-from workflow_lib.core.manifest import file_sha256
+from workflow_lib.core.jsonio import read_jsonl, write_jsonl
+from workflow_lib.core.manifest import file_sha256, write_manifest
 from workflow_lib.data.corpora import corpus_records, heldout_documents, stdlib_documents
 from workflow_lib.data.hub import dataset_rows, require_online
 
@@ -26,9 +26,9 @@ def main(smk):
         provenance["resolved_revision"] = sha
     records = corpus_records(rows, origin, corpus["subset"], corpus["limit"])
     write_jsonl(smk.output.corpus, records)
-    write_json(smk.output.manifest, {**provenance, "subset": corpus["subset"],
-                                     "limit": corpus["limit"], "n_documents": len(records),
-                                     "n_chars": sum(len(r["content"]) for r in records)})
+    write_manifest(smk.output.manifest, **provenance, subset=corpus["subset"],
+                   limit=corpus["limit"], n_documents=len(records),
+                   n_chars=sum(len(r["content"]) for r in records))
 
 
 run_job(snakemake, main)

@@ -4,11 +4,10 @@ pool's gathered scores (workflow_lib.select.ifd)."""
 import time
 from functools import partial
 
-import torch
-
 from workflow_lib.config.grid import parse_budget, selection_context
 from workflow_lib.core.jobs import run_job
 from workflow_lib.core.manifest import file_sha256
+from workflow_lib.core.threads import set_threads
 from workflow_lib.data.records import read_pool
 from workflow_lib.models.embeddings import embed_texts
 from workflow_lib.scoring.presets import preset
@@ -19,7 +18,7 @@ from workflow_lib.select.output import write_selection
 
 def main(smk):
     start = time.perf_counter()
-    torch.set_num_threads(smk.threads)
+    set_threads(smk.threads)
     records = list(read_pool(smk.input.pool))
     rows = read_scores(smk.input.scores, records)
     method, scorer = dict(smk.params.method), dict(smk.params.scorer)

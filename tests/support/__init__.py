@@ -49,6 +49,19 @@ def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
     return counts
 
 
+def train_block(**train) -> dict:
+    """The `train` block of a minimal valid config, defaults filled in by the schema."""
+    from workflow_lib.config.validate import validate_config
+
+    config = {"pools": {"p": {"source": {"kind": "demo"}}},
+              "models": {"m": {"source": {"kind": "tiny", "tokenizer_pool": "p"}}},
+              "methods": {"r": {"kind": "random"}},
+              "experiments": [{"pools": ["p"], "methods": ["r"], "budgets": [1],
+                               "base_models": ["m"]}],
+              "train": train}
+    return validate_config(config)["train"]
+
+
 def load_config(name: str) -> dict:
     """A test config from tests/configs/<name>.yaml (a fresh copy each call)."""
     return yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())

@@ -1,4 +1,5 @@
-"""IFD scoring and selection through Snakemake: scattergather shards, gather, three methods."""
+"""IFD scoring and selection through Snakemake: scattergather shards, gather (with the scores'
+manifest), three methods; a finished run plans nothing more."""
 
 import json
 
@@ -6,6 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.support import TINY_CONFIG, load_config, planned_jobs, snakemake, write_config
+from workflow_lib.models.identity import model_fingerprint
 
 # tests/configs/ifd.yaml over the tiny config (its eval block merged one level down).
 _IFD = load_config("ifd")
@@ -17,12 +19,18 @@ def test_ifd_selections_run_through_snakemake(tmp_path):
     write_config(tmp_path, IFD_CONFIG)
     jobs = planned_jobs(snakemake(tmp_path, "-n", "select_all"))
     assert jobs["ifd_score_shard"] == 4 and jobs["ifd_gather"] == 2 and jobs["select_ifd"] == 3
-    snakemake(tmp_path, "results/selections/demo/superfiltering/5/manifest.json",
-              "results/selections/demo/sfd/5/manifest.json")
+    targets = ("results/selections/demo/superfiltering/5/manifest.json",
+               "results/selections/demo/sfd/5/manifest.json")
+    snakemake(tmp_path, *targets)
+    assert planned_jobs(snakemake(tmp_path, "-n", *targets)) == {}
     pool = [json.loads(line) for line in (tmp_path / "results/pools/demo.jsonl").open()]
     scores = pq.read_table(tmp_path / "results/scores/demo/sf.parquet").to_pylist()
     assert [row["id"] for row in scores] == [r["id"] for r in pool]
     assert not list((tmp_path / "results/scores/demo/sf").glob("*.progress.jsonl"))
+    scored = json.loads((tmp_path / "results/scores/demo/sf.manifest.json").read_text())
+    assert scored["model"] == {"path": "resources/models/tiny",
+                               "fingerprint": model_fingerprint(tmp_path / "resources/models/tiny")}
+    assert scored["n_records"] == 40 and scored["scorer"]["preset"] == "superfiltering"
     for method, budget in (("superfiltering", "5"), ("sfd", "5")):
         cell = tmp_path / "results/selections/demo" / method / budget
         manifest = json.loads((cell / "manifest.json").read_text())

@@ -77,10 +77,16 @@ def test_tiny_end_to_end_outputs(tiny_run):
 @pytest.mark.slow
 def test_tiny_end_to_end_trains_evaluates_and_reports(tiny_run):
     runs = ["base-tiny", "demo-random-10-tiny", "demo-longest-10-tiny"]
+    base = json.loads((tiny_run / "resources/models/tiny/sieve_model.json").read_text())
     for run in runs[1:]:
         manifest = json.loads((tiny_run / "results/models" / run / "manifest.json").read_text())
         assert manifest["n_records"] == 10
         assert (tiny_run / "results/models" / run / "axolotl.yaml").is_file()
+        # the model's identity links its preparation, its training and its evaluations
+        assert manifest["base_model"]["fingerprint"] == base["fingerprint"]
+        evaluated = [json.loads((tiny_run / "results/eval" / run / path).read_text())["model"]
+                     for path in ("mtbench/answers.manifest.json", "bpc/small_cc.json")]
+        assert {m["fingerprint"] for m in evaluated} == {manifest["model_fingerprint"]}
     table = (tiny_run / "results/tables/metrics.csv").read_text().splitlines()
     header = table[0].split(",")
     assert header[:4] == ["run", "pool", "method", "budget"]

@@ -1,4 +1,5 @@
 """Foundations every other package may import: the user-facing error types, JSON/JSONL
-files written atomically, provenance manifests, the subprocess environment of the tools, and
-the Snakemake job wrapper. Imports nothing else of workflow_lib.
+files written atomically, provenance manifests with the project's version, torch's thread
+count, the subprocess environment of the tools, and the Snakemake job wrapper. Imports nothing
+else of workflow_lib.
 """

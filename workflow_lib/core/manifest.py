@@ -1,4 +1,5 @@
-"""Provenance manifests: what produced a file, from which inputs, with which library versions."""
+"""Provenance manifests: what produced a file, from which inputs, with which library versions
+and which version of this project (`core.version`)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import hashlib
 import platform
 import sys
 import zlib
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 
 from workflow_lib.core.jsonio import write_json
+from workflow_lib.core.version import project_version
 
 _TRACKED_PACKAGES = ("torch", "transformers", "tokenizers", "datasets", "axolotl", "lm_eval",
                      "snakemake")
@@ -40,12 +43,16 @@ def environment() -> dict:
     }
 
 
-def write_manifest(path: str | Path, *, inputs: dict[str, str | Path], **fields) -> dict:
-    """Write a manifest with input hashes and the environment; returns what was written."""
+def write_manifest(path: str | Path, /, *, inputs: Mapping[str, str | Path] | None = None,
+                   **fields) -> dict:
+    """Write a manifest: `fields`, the hashes of the local `inputs` files, the environment and
+    the project's version (`sieve`); returns what was written."""
     manifest = {
         **fields,
-        "inputs": {name: {"path": str(p), "sha256": file_sha256(p)} for name, p in inputs.items()},
+        "inputs": {name: {"path": str(p), "sha256": file_sha256(p)}
+                   for name, p in (inputs or {}).items()},
         "environment": environment(),
+        "sieve": project_version(),
     }
     write_json(path, manifest)
     return manifest

@@ -1,9 +1,9 @@
 """BPC evaluation of a run: one model folder on one prepared corpus, then a run's tidy metrics.
 
 Per corpus, `write_bpc_result` stores the full `BpcResult` with what produced it (settings, corpus
-and model file hashes, environment); `bpc_metrics` turns a run's results into rows of the metrics
-contract (`workflow_lib.evaluate.metrics`): benchmark = corpus, metric = "bpc", n = characters
-(the BPC denominator), no stderr, lower is better.
+hash, the model's identity, environment); `bpc_metrics` turns a run's results into rows of the
+metrics contract (`workflow_lib.evaluate.metrics`): benchmark = corpus, metric = "bpc", n =
+characters (the BPC denominator), no stderr, lower is better.
 """
 
 from __future__ import annotations
@@ -11,15 +11,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
-from pathlib import Path
-
-import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from workflow_lib.core.errors import UserError
 from workflow_lib.core.manifest import write_manifest
+from workflow_lib.core.threads import set_threads
 from workflow_lib.data.corpora import read_corpus
 from workflow_lib.evaluate.metrics import MetricRow, RunMetrics
+from workflow_lib.models.identity import model_identity
+from workflow_lib.models.loading import load_causal_lm
 from workflow_lib.scoring.bpc import BpcResult, sliding_window_bpc
 
 
@@ -37,13 +36,11 @@ def model_bpc(
 ) -> BpcResult:
     """Sliding-window BPC of the model in `model_dir` (loaded in `dtype` on `device`) on a
     prepared corpus file; `threads` sets torch's intra-op threads (the job's threads)."""
-    if threads is not None:
-        torch.set_num_threads(threads)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype))
+    set_threads(threads)
+    model, tokenizer = load_causal_lm(model_dir, dtype=dtype, device=device)
     texts = read_corpus(corpus_path)
     try:
-        return sliding_window_bpc(model.to(device), tokenizer, texts, block_size, stride,
+        return sliding_window_bpc(model, tokenizer, texts, block_size, stride,
                                   batch_size, device=device, progress=progress)
     except ValueError as err:  # window/corpus size problems: fixable in the config
         raise UserError(f"BPC of {model_dir} on {corpus_path}: {err} "
@@ -53,16 +50,14 @@ def model_bpc(
 def write_bpc_result(path: str | os.PathLike, result: BpcResult, *, run: str, corpus: str,
                      model_dir: str | os.PathLike, corpus_path: str | os.PathLike,
                      settings: Mapping, wall_time_s: float) -> dict:
-    """Write one corpus's BPC result with its provenance (hashes of the corpus and of the model
-    folder's top-level files, hidden ones excepted); returns what was written."""
-    model_files = sorted(p for p in Path(model_dir).iterdir()
-                         if p.is_file() and not p.name.startswith("."))
+    """Write one corpus's BPC result with its provenance (the corpus's hash, the model's
+    identity); returns what was written."""
     return write_manifest(
         path,
-        inputs={"corpus": corpus_path, **{f"model/{p.name}": p for p in model_files}},
+        inputs={"corpus": corpus_path},
         run=run,
         corpus=corpus,
-        model_dir=str(model_dir),
+        model=model_identity(model_dir),
         settings=dict(settings),
         result=asdict(result),
         wall_time_s=round(wall_time_s, 3),

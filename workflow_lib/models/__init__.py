@@ -1,3 +1,4 @@
 """Model folders: preparing a base model (hub, GGUF package, tiny model), loading one for
-scoring or evaluation, and sentence embeddings. Imports `core` and `data`.
+scoring or evaluation (`loading`), its identity in manifests (`identity`), and sentence
+embeddings. Imports `core` and `data`.
 """

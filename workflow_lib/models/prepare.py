@@ -1,4 +1,7 @@
-"""Base models as plain Hugging Face folders: GGUF conversion, hub download, tiny builds, checks."""
+"""Base models as plain Hugging Face folders: GGUF conversion, hub download, tiny builds, checks.
+
+Each folder gets a manifest (`sieve_model.json`) with its source, the check's results and the
+model's fingerprint (`models.identity`)."""
 
 from __future__ import annotations
 
@@ -11,8 +14,9 @@ import time
 from pathlib import Path
 
 from workflow_lib.core.errors import UserError
-from workflow_lib.core.jsonio import write_json
+from workflow_lib.core.manifest import write_manifest
 from workflow_lib.data.hub import download_model, require_online
+from workflow_lib.models.identity import model_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +71,10 @@ def convert_gguf(gguf_file: Path, out_dir: Path, dtype: str, fix_tokens: dict) -
 def check_model(model_dir: Path, texts: tuple[str, ...] = CHECK_TEXTS) -> dict:
     """Load a model folder and compute its mean token loss on fixed texts; fail if not finite."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    from workflow_lib.models.loading import load_causal_lm
+
+    model, tokenizer = load_causal_lm(model_dir, dtype="float32")
     losses = []
     with torch.inference_mode():
         for text in texts:
@@ -127,18 +131,17 @@ def prepare_model(model_cfg: dict, out_dir: str | Path, offline: bool,
         work.mkdir()
         provenance = _build(model_cfg, work, offline, pool_path)
         if model_cfg.get("fix_tokens") and model_cfg["source"]["kind"] != "gguf_package":
-            from transformers import AutoModelForCausalLM, AutoTokenizer
+            from workflow_lib.models.loading import load_causal_lm
 
-            tokenizer = AutoTokenizer.from_pretrained(work)
-            model = AutoModelForCausalLM.from_pretrained(work)
+            model, tokenizer = load_causal_lm(work, dtype=None)  # re-saved in its own dtype
             fix_special_tokens(tokenizer, model, model_cfg["fix_tokens"])
             model.save_pretrained(work)
             tokenizer.save_pretrained(work)
         check = check_model(work)
-        manifest = {"source": model_cfg["source"], "fix_tokens": model_cfg.get("fix_tokens", {}),
-                    **provenance, "check": check,
-                    "wall_time_s": round(time.perf_counter() - start, 1)}
-        write_json(work / MANIFEST, manifest)
+        manifest = write_manifest(
+            work / MANIFEST, source=model_cfg["source"], fix_tokens=model_cfg.get("fix_tokens", {}),
+            **provenance, check=check, fingerprint=model_fingerprint(work),
+            wall_time_s=round(time.perf_counter() - start, 1))
         if out_dir.exists():
             shutil.rmtree(out_dir)
         work.rename(out_dir)

@@ -35,18 +35,21 @@ turn is the response and every turn before it, rendered `System: â€¦` / `User: â
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
+import pyarrow.parquet as pq
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from workflow_lib.core.jsonio import DataError
-from workflow_lib.core.manifest import file_sha256
+from workflow_lib.core.manifest import file_sha256, write_manifest
+from workflow_lib.core.threads import set_threads
 from workflow_lib.data.formats import prompt_fields
 from workflow_lib.data.records import read_pool
+from workflow_lib.models.identity import model_fingerprint, model_identity
+from workflow_lib.models.loading import load_causal_lm
 from workflow_lib.scoring.presets import Preset, preset
 from workflow_lib.scoring.shards import fingerprint, score_shard, shard_range
 from workflow_lib.scoring.token_losses import DEFAULT_MAX_PADDING, SpanItem, span_mean_losses
@@ -199,13 +202,6 @@ def score_records(
     ]
 
 
-def load_scorer(model_dir: str, dtype: str = "float32", device: str = "cpu"):
-    """(model, tokenizer) of a transformers causal LM folder, in `dtype` on `device`, eval mode."""
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype))
-    return model.to(device).eval(), tokenizer
-
-
 def score_pool_shard(
     pool_path: str,
     out_path: str,
@@ -219,8 +215,7 @@ def score_pool_shard(
     """Score shard `shard` ('k-of-N') of a pool file with a scorer config (`model`, `preset`,
     `max_length`, `mode`, `dtype`, `batch_size`, `max_tokens_per_batch`, `max_padding`,
     `chunk_size`), resuming from the shard's progress file (`score_shards.score_shard`)."""
-    if threads is not None:
-        torch.set_num_threads(threads)
+    set_threads(threads)
     records = list(read_pool(pool_path))
     part = [records[i] for i in shard_range(len(records), shard)]
     p = preset(scorer["preset"], scorer.get("max_length"))
@@ -230,7 +225,7 @@ def score_pool_shard(
 
     def score(positions: range) -> list[dict]:
         if not loaded:
-            loaded.extend(load_scorer(model_dir, scorer["dtype"], device))
+            loaded.extend(load_causal_lm(model_dir, dtype=scorer["dtype"], device=device))
         model, tokenizer = loaded
         return score_records(
             part[positions.start : positions.stop], model, tokenizer, p, mode=scorer["mode"],
@@ -242,9 +237,14 @@ def score_pool_shard(
     return score_shard([r["id"] for r in part], score, out_path, key, scorer["chunk_size"])
 
 
-def model_fingerprint(model_dir: str) -> dict[str, list[int]]:
-    """Size and modification time of the top-level files of a model folder (hidden ones
-    excepted): cheap for multi-GB weights, and changed by any rebuild of the folder."""
-    return {p.name: [p.stat().st_size, p.stat().st_mtime_ns]
-            for p in sorted(Path(model_dir).iterdir())
-            if p.is_file() and not p.name.startswith(".")}
+def write_scores_manifest(path: str, *, scores_path: str, pool_path: str, model_dir: str,
+                          scorer: dict) -> dict:
+    """Write the manifest of a pool's gathered IFD scores (`shards.gather_scores`): the
+    scorer's settings, the scoring model's identity, how many records were scored and how many
+    each reason (REASONS) left unscored; returns what was written."""
+    reasons = Counter(pq.read_table(scores_path, columns=["reason"])["reason"].to_pylist())
+    n_records = sum(reasons.values())
+    n_scored = reasons.pop(None, 0)
+    return write_manifest(path, inputs={"pool": pool_path, "scores": scores_path},
+                          scorer=scorer, model=model_identity(model_dir), n_records=n_records,
+                          n_scored=n_scored, n_unscored=dict(sorted(reasons.items())))

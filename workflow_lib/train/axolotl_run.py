@@ -5,7 +5,8 @@ lies outside the rule's declared output that Snakemake deletes before a job star
 job resumes from the newest complete checkpoint there, provided the rendered config and the
 selection are unchanged (a fingerprint file records them); otherwise it starts afresh. On success
 the final model (LoRA merged into the base), the axolotl.yaml it was trained with and a
-manifest.json go to `out_dir`, and `work_dir` is removed.
+manifest.json (with the identities of the base and of the trained model) go to `out_dir`, and
+`work_dir` is removed.
 """
 
 from __future__ import annotations
@@ -27,15 +28,13 @@ from workflow_lib.core.errors import UserError
 from workflow_lib.core.jsonio import read_jsonl
 from workflow_lib.core.manifest import file_sha256, write_manifest
 from workflow_lib.core.tool_env import tool_env
+from workflow_lib.models.identity import MODEL_FILES, model_fingerprint, model_identity
 from workflow_lib.train.axolotl_config import render_axolotl_config, write_axolotl_config
 
 log = logging.getLogger(__name__)
 
 CONFIG_NAME = "axolotl.yaml"
 MANIFEST_NAME = "manifest.json"
-MODEL_FILES = ("*.safetensors", "*.safetensors.index.json", "config.json",
-               "generation_config.json", "tokenizer*", "special_tokens_map.json",
-               "added_tokens.json", "vocab.json", "merges.txt", "chat_template.*")
 TOOLS_PACKAGES = ("axolotl", "torch", "transformers", "peft", "accelerate", "datasets", "trl")
 TRAINER_STATE = "trainer_state.json"  # the Trainer writes it last: a checkpoint without is partial
 # Axolotl prints the Trainer's logs as Python dict literals: per-step `{'loss': ...}` and the
@@ -121,7 +120,7 @@ def tools_environment(tools_python: str, env: dict[str, str]) -> dict:
 def place_model(src: Path, out_dir: Path) -> list[str]:
     """Move the model, its config and the tokenizer files from `src` into `out_dir`, and check
     that the tokenizer loads with a chat template. Returns the file names."""
-    from transformers import AutoTokenizer
+    from workflow_lib.models.loading import load_tokenizer
 
     files = sorted({p for pattern in MODEL_FILES for p in src.glob(pattern) if p.is_file()})
     if not any(p.suffix == ".safetensors" for p in files):
@@ -129,7 +128,7 @@ def place_model(src: Path, out_dir: Path) -> list[str]:
     out_dir.mkdir(parents=True, exist_ok=True)
     for path in files:
         shutil.move(path, out_dir / path.name)
-    if not AutoTokenizer.from_pretrained(out_dir).chat_template:
+    if not load_tokenizer(out_dir).chat_template:
         raise UserError(f"the trained model's tokenizer in {out_dir} has no chat template")
     return [p.name for p in files]
 
@@ -181,9 +180,10 @@ def train_run(*, run: str, selection: str, base_model: str, train: dict, out_dir
     collected = collect(work, out) if collect else {}
     manifest = write_manifest(
         out / MANIFEST_NAME,
-        inputs={"selection": selection, "base_model_config": Path(base_model) / "config.json"},
+        inputs={"selection": selection},
         run=run,
-        base_model=base_model,
+        base_model=model_identity(base_model),
+        model_fingerprint=model_fingerprint(out),
         train=train,
         n_records=sum(1 for _ in read_jsonl(selection)),
         metrics=metrics,

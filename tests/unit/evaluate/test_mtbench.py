@@ -31,6 +31,7 @@ from workflow_lib.evaluate.mtbench.questions import (
     parse_rating,
     subset_questions,
 )
+from workflow_lib.models.identity import model_identity
 from workflow_lib.models.tiny import build_tiny_model, synthetic_texts
 
 SHARED = ROOT.parent / "shared" / "data" / "mt_bench"
@@ -46,15 +47,18 @@ def data(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def answers_file(tmp_path_factory, data) -> Path:
-    """Real answers of a tiny local model, through the generation code."""
-    from workflow_lib.evaluate.mtbench.answers import generate_answers
+    """Real answers of a tiny local model, through the generation code, with their manifest
+    in `answers.manifest.json` beside `model_answer/`."""
+    from workflow_lib.evaluate.mtbench.answers import generate_answers, write_answers
 
     root = tmp_path_factory.mktemp("answers")
     model = build_tiny_model(root / "tiny", synthetic_texts())
+    generation = {"max_new_tokens": 12, "batch_size": 3}
     records = generate_answers(model, load_questions(data / "question.jsonl"), "tiny-run",
-                               max_new_tokens=12, batch_size=3, progress=False)
+                               progress=False, **generation)
     path = root / "model_answer" / "tiny-run.jsonl"
-    write_jsonl(path, records)
+    write_answers(path, root / "answers.manifest.json", records, run="tiny-run", model_dir=model,
+                  questions=data / "question.jsonl", generation=generation)
     return path
 
 
@@ -78,6 +82,15 @@ def test_answers_have_fastchats_format_and_two_turns(answers_file):
         assert set(r) == {"question_id", "answer_id", "model_id", "choices", "tstamp"}
         assert r["model_id"] == "tiny-run" and len(r["choices"]) == 1
         assert r["choices"][0]["index"] == 0 and len(r["choices"][0]["turns"]) == 2
+
+
+def test_answers_manifest_names_the_model_and_the_settings(answers_file):
+    manifest = json.loads((answers_file.parents[1] / "answers.manifest.json").read_text())
+    model = answers_file.parents[1] / "tiny"
+    assert manifest["model"] == model_identity(model)
+    assert manifest["generation"] == {"max_new_tokens": 12, "batch_size": 3}
+    assert manifest["run"] == "tiny-run" and manifest["n_answers"] == len(QUESTIONS)
+    assert set(manifest["inputs"]) == {"questions"} and "version" in manifest["sieve"]
 
 
 def test_greedy_categories_are_reproducible(tmp_path, data, answers_file):

@@ -9,6 +9,7 @@ import pytest
 from workflow_lib.core.errors import UserError
 from workflow_lib.core.jsonio import write_jsonl
 from workflow_lib.data.hub import HubError
+from workflow_lib.models.identity import model_fingerprint
 from workflow_lib.models.prepare import MANIFEST, prepare_model
 
 POOL = [{"id": f"p{i}", "source": "t", "meta": {},
@@ -37,6 +38,8 @@ def test_tiny_model_is_prepared_and_checked(tiny_dir):
     assert all(0 < loss < 20 for loss in manifest["check"]["check_losses"])
     assert (tiny_dir / "config.json").is_file()
     assert not [p for p in tiny_dir.parent.iterdir() if p.name.startswith(".")]
+    assert manifest["fingerprint"] == model_fingerprint(tiny_dir)  # the moved folder's
+    assert "version" in manifest["sieve"]
 
 
 def test_local_model_is_copied_and_fix_tokens_applied(tiny_dir, tmp_path):
@@ -45,6 +48,7 @@ def test_local_model_is_copied_and_fix_tokens_applied(tiny_dir, tmp_path):
                               "fix_tokens": {"pad_token": "<|im_end|>"}}, out, offline=True)
     assert manifest["check"]["pad_token"] == "<|im_end|>"
     assert json.loads((out / "config.json").read_text())["pad_token_id"] == 2
+    assert manifest["fingerprint"] == model_fingerprint(out) != model_fingerprint(tiny_dir)
 
 
 def test_unknown_fix_token_fails_and_leaves_nothing(tiny_dir, tmp_path):

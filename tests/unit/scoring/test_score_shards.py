@@ -7,10 +7,11 @@ import pytest
 import torch
 
 from workflow_lib.core.jsonio import DataError, read_jsonl, write_jsonl
+from workflow_lib.models.identity import model_identity
 from workflow_lib.models.tiny import build_tiny_model, synthetic_texts
 from workflow_lib.scoring import ifd
 from workflow_lib.scoring import presets as ifd_presets
-from workflow_lib.scoring.ifd import score_pool_shard
+from workflow_lib.scoring.ifd import score_pool_shard, write_scores_manifest
 from workflow_lib.scoring.shards import gather_scores, read_scores, score_shard, shard_range
 
 SCORER = {"preset": "superfiltering", "max_length": 64, "mode": "fast", "dtype": "float32",
@@ -59,6 +60,15 @@ def test_gathered_shards_equal_unsharded(setup):
         assert (a["ifd"] is None and b["ifd"] is None) or a["ifd"] == pytest.approx(b["ifd"],
                                                                                      rel=1e-5)
     assert gathered[-1]["reason"] == "empty_response" and gathered[-1]["ifd"] is None
+    manifest = write_scores_manifest(str(root / "scores.manifest.json"),
+                                     scores_path=str(root / "scores.parquet"), pool_path=pool,
+                                     model_dir=model, scorer=SCORER)
+    assert manifest["model"] == model_identity(model) and manifest["scorer"] == SCORER
+    unscored = sum(row["reason"] is not None for row in gathered)
+    assert manifest["n_unscored"]["empty_response"] >= 1
+    assert (manifest["n_records"], manifest["n_scored"]) == (n, n - unscored)
+    assert sum(manifest["n_unscored"].values()) == unscored
+    assert set(manifest["inputs"]) == {"pool", "scores"}
     with pytest.raises(DataError, match="cover"):
         gather_scores(shards[:2], ids, root / "bad.parquet")
     with pytest.raises(DataError, match="no score"):

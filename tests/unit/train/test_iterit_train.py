@@ -11,17 +11,19 @@ import pytest
 import torch
 import yaml
 
-from tests.support import ROOT, TOOLS_PYTHON
+from tests.support import ROOT, TOOLS_PYTHON, train_block
 from workflow_lib.config.grid import Selection, runs, selections
 from workflow_lib.config.validate import validate_config
 from workflow_lib.core.errors import ConfigError, UserError
 from workflow_lib.core.jsonio import write_jsonl
+from workflow_lib.models.identity import model_fingerprint, model_identity
 from workflow_lib.models.tiny import build_tiny_model
 from workflow_lib.select.iterit.schedule import IterITSchedule, IterITSettings
 from workflow_lib.select.iterit.scoring import (
     ifd_from_losses,
     read_scores,
     round_scores,
+    score_pool,
     scoring_texts,
     span_items,
     write_scores,
@@ -134,6 +136,17 @@ def test_initial_scores_round_trip_and_must_match_the_pool(tmp_path):
     assert round_scores(np.array([0.123456]), "fp32")[0] == np.float32(0.123456)
 
 
+def test_epoch_0_scores_have_a_manifest_naming_the_model(tiny, tmp_path):
+    pool, model_dir, records = tiny
+    out, manifest = tmp_path / "s.parquet", tmp_path / "s.manifest.json"
+    counts = score_pool(pool, model_dir, out, manifest, max_length=128, batch_size=8)
+    written = json.loads(manifest.read_text())
+    assert written["model"] == model_identity(model_dir)
+    assert {key: written[key] for key in counts} == counts and counts["n_records"] == 40
+    assert set(written["inputs"]) == {"pool", "scores"} and written["precision"] == "fp32"
+    assert len(read_scores(out, [r["id"] for r in records])) == 40
+
+
 def schedule(tiny, out_dir, strategy):
     from transformers import AutoTokenizer
 
@@ -180,8 +193,6 @@ def test_schedule_rescores_the_window_only_when_iterative(tiny, tmp_path, strate
 @pytest.mark.slow
 def test_real_axolotl_run_changes_the_subset_and_keeps_one_lr_schedule(tiny, tmp_path):
     """~60 s: one Axolotl run of 2 epochs × 4 steps (m = 8, batch 2) with the plugin."""
-    from tests.test_axolotl_config import train_block
-
     if not TOOLS_PYTHON.exists():
         pytest.fail(f"{TOOLS_PYTHON} is missing: `make tools` builds the Axolotl environment")
     pool, model_dir, _ = tiny
@@ -198,6 +209,8 @@ def test_real_axolotl_run_changes_the_subset_and_keeps_one_lr_schedule(tiny, tmp
     for e in epochs:     # the Trainer drew exactly the epoch's subset
         assert sorted(e["trained_rows"]) == sorted(e["selected"]) and len(e["selected"]) == 8
     assert set(epochs[0]["selected"]) != set(epochs[1]["selected"])
+    assert manifest["base_model"] == model_identity(model_dir)
+    assert manifest["model_fingerprint"] == model_fingerprint(out) != model_fingerprint(model_dir)
     info = manifest["iterit"]
     assert info["m"] == 8 and info["max_steps"] == 8
     assert [e["epoch"] for e in info["epochs"]] == [0, 1]

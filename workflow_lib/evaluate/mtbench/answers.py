@@ -4,6 +4,7 @@ FastChat 0.2.36 hard-codes CUDA and picks a conversation template from the model
 model's own chat template (from its tokenizer) formats the conversation; questions are batched by
 temperature (FastChat's per-category table; greedy below 1e-4); turn 2 sees turn 1's
 question and answer. Generation stops at the tokenizer's and generation config's end tokens.
+`write_answers` stores them with a manifest naming the model by its identity.
 """
 
 from __future__ import annotations
@@ -14,25 +15,24 @@ from collections.abc import Sequence
 
 import torch
 from tqdm import tqdm
-from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from workflow_lib.core.errors import UserError
+from workflow_lib.core.jsonio import write_jsonl
+from workflow_lib.core.manifest import write_manifest
+from workflow_lib.core.threads import set_threads
 from workflow_lib.evaluate.mtbench.questions import DEFAULT_TEMPERATURE, TEMPERATURES, answer_record
+from workflow_lib.models.identity import model_identity
+from workflow_lib.models.loading import load_model, load_tokenizer
 
 
 def load_chat_model(model_dir: str | os.PathLike, device: str, dtype: str):
-    """Model (eval mode, on `device`) and left-padding tokenizer; UserError without a chat
-    template or a pad/eos token."""
-    tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
+    """Model (eval mode, on `device`) and left-padding tokenizer (padding with eos without a
+    pad token); UserError without a chat template or a pad/eos token."""
+    tokenizer = load_tokenizer(model_dir, padding_side="left", pad_with_eos=True)
     if not tokenizer.chat_template:
         raise UserError(f"{model_dir}: the tokenizer has no chat template; MT-bench answers are "
                         "generated with the model's own chat template")
-    if tokenizer.pad_token is None:
-        if tokenizer.eos_token is None:
-            raise UserError(f"{model_dir}: the tokenizer has neither a pad nor an eos token")
-        tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype))
-    return model.to(device).eval(), tokenizer
+    return load_model(model_dir, dtype=dtype, device=device), tokenizer
 
 
 def _stop_ids(model, tokenizer) -> list[int]:
@@ -68,8 +68,7 @@ def generate_answers(model_dir: str | os.PathLike, questions: Sequence[dict], mo
 
     Each batch is seeded with `seed`, so answers do not depend on which other jobs ran.
     """
-    if threads is not None:
-        torch.set_num_threads(threads)
+    set_threads(threads)
     model, tokenizer = load_chat_model(model_dir, device, dtype)
     by_temperature: dict[float, list[dict]] = {}
     for q in questions:
@@ -91,3 +90,14 @@ def generate_answers(model_dir: str | os.PathLike, questions: Sequence[dict], mo
             answers[q["question_id"]] = answer_record(q["question_id"], model_id, [a1, a2],
                                                       time.time())
     return [answers[q["question_id"]] for q in questions]
+
+
+def write_answers(path: str | os.PathLike, manifest: str | os.PathLike, records: Sequence[dict],
+                  *, run: str, model_dir: str | os.PathLike, questions: str | os.PathLike,
+                  generation: dict) -> dict:
+    """Write a run's answer records (FastChat's JSONL) and their manifest: the generation
+    settings, the model's identity, the questions' hash; returns the manifest."""
+    write_jsonl(path, records)
+    return write_manifest(manifest, inputs={"questions": questions}, run=run,
+                          model=model_identity(model_dir), generation=generation,
+                          n_answers=len(records))

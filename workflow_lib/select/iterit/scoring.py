@@ -32,7 +32,10 @@ import torch
 
 from workflow_lib.core.errors import UserError
 from workflow_lib.core.jsonio import DataError, atomic_output, read_jsonl
+from workflow_lib.core.manifest import write_manifest
+from workflow_lib.core.threads import set_threads
 from workflow_lib.data.formats import prompt_fields
+from workflow_lib.models.identity import model_identity
 from workflow_lib.scoring.token_losses import SpanItem, span_mean_losses
 
 SYSTEM_PROMPT = "You are a helpful assistant."
@@ -163,20 +166,22 @@ def response_targets(records: Sequence[dict], eos_token: str) -> list[str]:
     return [chat_and_output(r)[1] + eos_token for r in records]
 
 
-def score_pool(pool: str | os.PathLike, model_dir: str | os.PathLike, out: str | os.PathLike, *,
-               max_length: int, batch_size: int, device: str = "cpu",
-               threads: int | None = None) -> dict:
+def score_pool(pool: str | os.PathLike, model_dir: str | os.PathLike, out: str | os.PathLike,
+               manifest: str | os.PathLike, *, max_length: int, batch_size: int,
+               device: str = "cpu", threads: int | None = None) -> dict:
     """Epoch-0 IFD (float32) of every record of a canonical pool with a model folder, written
-    by `write_scores`; returns counts for the log."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    by `write_scores`, and its manifest (settings, the model's identity, counts); returns the
+    counts for the log."""
+    from workflow_lib.models.loading import load_causal_lm
 
-    if threads:
-        torch.set_num_threads(threads)
+    set_threads(threads)
     records = [record for _, record in read_jsonl(pool)]
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device)
+    model, tokenizer = load_causal_lm(model_dir, dtype="float32", device=device)
     scores = ifd_scores(model, tokenizer, records, max_length=max_length, batch_size=batch_size,
                         precision="fp32", device=device, desc="IterIT epoch-0 scores")
     write_scores(out, [r["id"] for r in records], scores)
-    return {"n_records": len(records), "n_unscorable": int(np.isnan(scores).sum()),
-            "n_candidates": int((scores < 1).sum())}
+    counts = {"n_records": len(records), "n_unscorable": int(np.isnan(scores).sum()),
+              "n_candidates": int((scores < 1).sum())}
+    write_manifest(manifest, inputs={"pool": pool, "scores": out}, model=model_identity(model_dir),
+                   max_length=max_length, batch_size=batch_size, precision="fp32", **counts)
+    return counts
