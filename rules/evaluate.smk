@@ -28,6 +28,7 @@ rule lmeval:
     output:
         results="results/eval/{run}/lmeval/results.json",
         metrics=EVALUATORS["lmeval"].metrics,
+        manifest="results/eval/{run}/lmeval/manifest.json",
     log:
         "logs/lmeval/{run}.log",
     benchmark:

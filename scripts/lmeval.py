@@ -13,6 +13,7 @@ def main(smk):
         run=smk.wildcards.run,
         results=smk.output.results,
         metrics=smk.output.metrics,
+        manifest=smk.output.manifest,
         log=sys.stderr,  # run_job's handle on the rule's log
         python=smk.config["tools_python"],
         device=smk.params.device,

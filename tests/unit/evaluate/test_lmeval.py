@@ -270,7 +270,7 @@ def test_lmeval_command_line(tmp_path):
 def test_run_lmeval_failures_name_the_log(task_dir, tmp_path):
     out = tmp_path / "eval"
     kwargs = {"run": "r", "results": out / "results.json", "metrics": out / "metrics.json",
-              "python": sys.executable}
+              "manifest": out / "manifest.json", "python": sys.executable}
     with open(tmp_path / "job.log", "w") as log, pytest.raises(UserError, match="hub"):
         run_lmeval(tmp_path, task_dir, log=log, offline=True, **kwargs)
     with open(tmp_path / "job.log", "w") as log, pytest.raises(UserError, match=r"job\.log"):
@@ -298,6 +298,7 @@ def test_real_benchmark_files(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not TOOLS_PYTHON.exists(), reason="no .venv-tools (make tools)")
 def test_real_lmeval_run_on_a_tiny_model(tmp_path):
+    from workflow_lib.models.identity import model_identity
     from workflow_lib.models.tiny import build_tiny_model, synthetic_texts
 
     model = build_tiny_model(tmp_path / "model", synthetic_texts())
@@ -308,6 +309,7 @@ def test_real_lmeval_run_on_a_tiny_model(tmp_path):
     with open(tmp_path / "job.log", "w") as log:
         tidy = run_lmeval(model, tmp_path / "tasks", run="base-tiny", log=log,
                           results=out / "results.json", metrics=out / "metrics.json",
+                          manifest=out / "manifest.json",
                           python=str(TOOLS_PYTHON), limit=5, batch_size=4)
     assert read_metrics(out / "metrics.json") == tidy
     assert "demo_heldout_gen" in json.loads((out / "results.json").read_text())["results"]
@@ -316,3 +318,6 @@ def test_real_lmeval_run_on_a_tiny_model(tmp_path):
         ("demo_heldout_mc", "acc_norm")}
     for row in tidy.rows:
         assert 0.0 <= row.value <= 1.0 and row.n == 5 and row.higher_is_better
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["model"] == model_identity(model) and manifest["run"] == "base-tiny"
+    assert manifest["inputs"]["tasks"]["sha256"] and "--model_args" in manifest["command"]

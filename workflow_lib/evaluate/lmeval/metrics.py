@@ -18,9 +18,11 @@ from typing import TextIO
 
 from workflow_lib.core.errors import UserError
 from workflow_lib.core.jsonio import atomic_output
+from workflow_lib.core.manifest import write_manifest
 from workflow_lib.core.tool_env import tool_env
 from workflow_lib.evaluate.lmeval.tasks import TASKS_FILE
 from workflow_lib.evaluate.metrics import MetricRow, RunMetrics, write_metrics
+from workflow_lib.models.identity import model_identity
 
 
 def _number(value: object) -> float | None:
@@ -81,15 +83,17 @@ def lmeval_command(python: str, model_dir: str | Path, task_dir: str | Path,
 
 
 def run_lmeval(model_dir: str | Path, task_dir: str | Path, *, run: str, results: str | Path,
-               metrics: str | Path, log: TextIO, python: str, device: str = "cpu",
-               batch_size: int = 8, limit: int | None = None, apply_chat_template: bool = True,
-               offline: bool = True, threads: int | None = None) -> RunMetrics:
+               metrics: str | Path, manifest: str | Path, log: TextIO, python: str,
+               device: str = "cpu", batch_size: int = 8, limit: int | None = None,
+               apply_chat_template: bool = True, offline: bool = True,
+               threads: int | None = None) -> RunMetrics:
     """Evaluate `model_dir` on every task listed in `task_dir`'s tasks.json.
 
     lm-eval's output goes to `log`, an open file (the job's log; lm-eval writes through the same
     file descriptor, so lines stay in order). Its raw files (results, per-document samples) stay
     in `raw/` next to `results`, which receives a copy of its results JSON; `metrics` receives
-    the tidy metrics, which are also returned. Raises UserError naming the log if lm-eval fails.
+    the tidy metrics, which are also returned; `manifest` records the model's identity, the task
+    listing and the command. Raises UserError naming the log if lm-eval fails.
     """
     listing = json.loads((Path(task_dir) / TASKS_FILE).read_text(encoding="utf-8"))
     if offline and listing["hub_tasks"]:
@@ -116,4 +120,7 @@ def run_lmeval(model_dir: str | Path, task_dir: str | Path, *, run: str, results
         fh.write(found[0].read_bytes())
     tidy = tidy_metrics(json.loads(found[0].read_text(encoding="utf-8")), run)
     write_metrics(metrics, tidy)
+    write_manifest(manifest, inputs={"tasks": Path(task_dir) / TASKS_FILE}, run=run,
+                   model=model_identity(model_dir), command=cmd,
+                   wall_time_s=round(time.perf_counter() - start, 3))
     return tidy
