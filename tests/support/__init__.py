@@ -3,12 +3,15 @@ test configs (YAML files in tests/configs/)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+from workflow_lib.config.validate import validate_config
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS_PYTHON = ROOT / ".venv-tools" / "bin" / "python"
@@ -29,6 +32,17 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     return proc
 
 
+def copy_repository(target: Path) -> None:
+    """The repository's files as a clone has them (tracked, plus new files git does not ignore)."""
+    names = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                           cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for name in filter(None, names.split("\0")):
+        source = ROOT / name
+        if source.is_file() and not source.is_symlink():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+
+
 def write_config(workdir: Path, config: dict) -> None:
     """Write `config` as the work folder's config.yaml."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -47,6 +61,17 @@ def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
         elif table and parts and parts[0] == "total":
             break
     return counts
+
+
+def train_block(**train) -> dict:
+    """The `train` block of a minimal valid config, defaults filled in by the schema."""
+    config = {"pools": {"p": {"source": {"kind": "demo"}}},
+              "models": {"m": {"source": {"kind": "tiny", "tokenizer_pool": "p"}}},
+              "methods": {"r": {"kind": "random"}},
+              "experiments": [{"pools": ["p"], "methods": ["r"], "budgets": [1],
+                               "base_models": ["m"]}],
+              "train": train}
+    return validate_config(config)["train"]
 
 
 def load_config(name: str) -> dict:

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support import TOOLS_PYTHON
-from workflow_lib.config.validate import validate_config
+from tests.support import TOOLS_PYTHON, train_block
 from workflow_lib.core.errors import UserError
 from workflow_lib.core.jsonio import write_jsonl
 from workflow_lib.models.tiny import build_tiny_model
@@ -29,17 +28,6 @@ from workflow_lib.train.axolotl_run import prepare_work_dir, train_run, training
 PATHS = {"base_model": "resources/models/m", "dataset": "results/selections/p/r/1/data.jsonl",
          "output_dir": "results/checkpoints/run/output",
          "prepared_dir": "results/checkpoints/run/prepared"}
-
-
-def train_block(**train) -> dict:
-    """The `train` block of a minimal valid config, defaults filled in by the schema."""
-    config = {"pools": {"p": {"source": {"kind": "demo"}}},
-              "models": {"m": {"source": {"kind": "tiny", "tokenizer_pool": "p"}}},
-              "methods": {"r": {"kind": "random"}},
-              "experiments": [{"pools": ["p"], "methods": ["r"], "budgets": [1],
-                               "base_models": ["m"]}],
-              "train": train}
-    return validate_config(config)["train"]
 
 
 def render(**train) -> dict:
