@@ -19,7 +19,9 @@ import yaml
 
 from workflow_lib.config.validate import validate_config
 from workflow_lib.data.demo_pool import generate_pool
+from workflow_lib.select.budget import Budget
 from workflow_lib.select.output import selection_stats
+from workflow_lib.select.registry import selection_kind
 from workflow_lib.select.zip import select_zip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +42,7 @@ def main() -> None:
     method = config["methods"][args.method]
     budget = args.budget or config["experiments"][0]["budgets"][0]
     pool = generate_pool(n=source["n"], seed=source["seed"])
+    count = Budget(budget).count(len(pool), selection_kind("zip").rounding)
     print(f"demo pool: {len(pool)} records; method {args.method}: k1={method['k1']} "
           f"k2={method['k2']} k3={method['k3']}; budget {budget}")
     picked = {}
@@ -47,7 +50,7 @@ def main() -> None:
           "quality mix")
     for mode in ("reference", "clean"):
         start = time.perf_counter()
-        indices, _ = select_zip(pool, budget, {**method, "mode": mode})
+        indices, _ = select_zip(pool, count, {**method, "mode": mode})
         seconds = time.perf_counter() - start
         chosen = [pool[i] for i in indices]
         stats = selection_stats(chosen)

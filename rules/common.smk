@@ -4,7 +4,12 @@ import os
 import re
 import sys
 
-from workflow_lib.config.grid import methods_of_kind, pools_of_kind, selections
+from workflow_lib.config.grid import (
+    method_kind,
+    methods_of_kind,
+    pools_of_kind,
+    selections,
+)
 from workflow_lib.scoring.presets import PRESETS
 from workflow_lib.evaluate.mtbench.judge import TRANSPORT_KEYS
 from workflow_lib.evaluate.registry import EVALUATORS, enabled_evaluators
@@ -139,6 +144,46 @@ def model_config(wildcards):
 def method_params(wildcards):
     """A method's configuration (kind and parameters); changing it reruns its selections."""
     return config["methods"][wildcards.method]
+
+
+def selection_kind_of(wildcards):
+    """The registry entry of a selection job's method kind."""
+    return method_kind(config, wildcards.method)
+
+
+def file_methods():
+    """Methods whose kind selects from a file (rule select), not during training."""
+    return [m for m in config["methods"] if not method_kind(config, m).during_training]
+
+
+def selection_inputs(wildcards):
+    """A selection's pool, and the gathered IFD scores when its kind reads a scorer's."""
+    files = {"pool": f"results/pools/{wildcards.pool}.jsonl"}
+    if selection_kind_of(wildcards).scorer_preset is not None:
+        scorer = method_params(wildcards)["scorer"]
+        files["scores"] = f"results/scores/{wildcards.pool}/{scorer}.parquet"
+    return files
+
+
+def selection_device(wildcards):
+    """Torch device of a selection whose kind runs a model (None otherwise: no reruns when
+    train.device changes)."""
+    return eval_device() if selection_kind_of(wildcards).uses_device else None
+
+
+def selection_threads(wildcards):
+    """Threads of a selection job: its kind's."""
+    return selection_kind_of(wildcards).threads
+
+
+def selection_mem_mb(wildcards):
+    """Memory (MB) of a selection job: its kind's."""
+    return selection_kind_of(wildcards).mem_mb
+
+
+def selection_runtime(wildcards):
+    """Runtime (minutes) of a selection job: its kind's."""
+    return selection_kind_of(wildcards).runtime
 
 
 def file_selections():
@@ -306,15 +351,11 @@ def scorer_model_dir(wildcards):
 
 
 def method_scorer(wildcards):
-    """Name and configuration of the scorer an IFD selection method reads."""
+    """Name and configuration of the scorer a selection method reads (None: it reads none)."""
+    if selection_kind_of(wildcards).scorer_preset is None:
+        return None
     name = method_params(wildcards)["scorer"]
     return {"name": name, **config["scorers"][name]}
-
-
-def method_scores(wildcards):
-    """The gathered per-record scores an IFD selection method reads."""
-    scorer = method_params(wildcards)["scorer"]
-    return f"results/scores/{wildcards.pool}/{scorer}.parquet"
 
 
 def selection_pools():

@@ -1,5 +1,5 @@
-"""IFD scoring (Superfiltering, Cherry) in shards, gathered per pool and scorer, and the
-selections built on it: superfiltering, cherry, superfiltering_d."""
+"""IFD scoring (Superfiltering, Cherry) in shards, gathered per pool and scorer; the selections
+built on it (superfiltering, cherry, superfiltering_d) are rule select's."""
 
 
 scattergather:
@@ -52,32 +52,3 @@ rule ifd_gather:
         "../envs/core.yaml"
     script:
         "../scripts/ifd_score.py"
-
-
-rule select_ifd:
-    input:
-        pool="results/pools/{pool}.jsonl",
-        scores=method_scores,
-    output:
-        data="results/selections/{pool}/{method}/{budget}/data.jsonl",
-        manifest="results/selections/{pool}/{method}/{budget}/manifest.json",
-    log:
-        "logs/select_ifd/{pool}/{method}/{budget}.log",
-    benchmark:
-        "benchmarks/select_ifd/{pool}/{method}/{budget}.tsv"
-    params:
-        method=method_params,
-        scorer=method_scorer,
-        device=eval_device(),
-    wildcard_constraints:
-        method=_alternatives(
-            methods_of_kind(config, "superfiltering", "cherry", "superfiltering_d")
-        ),
-    threads: 2
-    resources:
-        mem_mb=8000,
-        runtime=120,
-    conda:
-        "../envs/core.yaml"
-    script:
-        "../scripts/select_ifd.py"

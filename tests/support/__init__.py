@@ -3,12 +3,15 @@ test configs (YAML files in tests/configs/)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+from workflow_lib.config.validate import validate_config
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS_PYTHON = ROOT / ".venv-tools" / "bin" / "python"
@@ -27,6 +30,17 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
         pytest.fail(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n"
                     f"{proc.stderr[-3000:]}")
     return proc
+
+
+def copy_repository(target: Path) -> None:
+    """The repository's files as a clone has them (tracked, plus new files git does not ignore)."""
+    names = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                           cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for name in filter(None, names.split("\0")):
+        source = ROOT / name
+        if source.is_file() and not source.is_symlink():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
 
 
 def write_config(workdir: Path, config: dict) -> None:
@@ -51,8 +65,6 @@ def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
 
 def train_block(**train) -> dict:
     """The `train` block of a minimal valid config, defaults filled in by the schema."""
-    from workflow_lib.config.validate import validate_config
-
     config = {"pools": {"p": {"source": {"kind": "demo"}}},
               "models": {"m": {"source": {"kind": "tiny", "tokenizer_pool": "p"}}},
               "methods": {"r": {"kind": "random"}},

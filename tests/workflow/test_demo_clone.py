@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT
+from tests.support import ROOT, copy_repository
 
 TARGET = "results/eval/base-smollm2-135m/mtbench/metrics.json"
 
@@ -26,17 +24,6 @@ def demo_command() -> list[str]:
     assert recipe[0] == "$(BIN)/snakemake", recipe
     return [sys.executable, "-m", "snakemake",
             *(cores if word == "$(CORES)" else word for word in recipe[1:])]
-
-
-def copy_repository(target: Path) -> None:
-    """The repository's files as a clone has them (tracked, plus new files git does not ignore)."""
-    names = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                           cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    for name in filter(None, names.split("\0")):
-        source = ROOT / name
-        if source.is_file() and not source.is_symlink():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ IFD_CONFIG = {**TINY_CONFIG, **_IFD, "eval": {**TINY_CONFIG["eval"], **_IFD["eva
 def test_ifd_selections_run_through_snakemake(tmp_path):
     write_config(tmp_path, IFD_CONFIG)
     jobs = planned_jobs(snakemake(tmp_path, "-n", "select_all"))
-    assert jobs["ifd_score_shard"] == 4 and jobs["ifd_gather"] == 2 and jobs["select_ifd"] == 3
+    assert jobs["ifd_score_shard"] == 4 and jobs["ifd_gather"] == 2 and jobs["select"] == 3
     targets = ("results/selections/demo/superfiltering/5/manifest.json",
                "results/selections/demo/sfd/5/manifest.json")
     snakemake(tmp_path, *targets)

@@ -64,7 +64,7 @@ def test_shared_data_recipe_selects_on_its_own_data(tmp_path, summary):
     jobs = planned_jobs(snakemake(workdir, "select_all"))
     summary.append(f"configs/shared-data.yaml select_all: {sum(jobs.values()) - 1} jobs in "
                    f"{time.monotonic() - start:.0f} s")
-    assert jobs["select_zip"] == 3 and jobs["select_baseline"] == 9, jobs
+    assert jobs["select"] == 12, jobs  # 3 zip, 9 baselines
     manifests = sorted((workdir / "results/selections").glob("*/*/*/manifest.json"))
     assert len(manifests) == 12
     for path in manifests:
@@ -97,7 +97,7 @@ def test_readme_own_pool_config_selects_without_a_model(tmp_path):
     raw.write_text(json.dumps([to_format(r, "alpaca") for r in generate_pool(400)]))
     write_config(tmp_path, config)
     jobs = planned_jobs(snakemake(tmp_path))  # the default target, `all`
-    assert set(jobs) == {"convert_pool", "select_baseline", "select_zip", "selection_table",
+    assert set(jobs) == {"convert_pool", "select", "selection_table",
                          "selection_plots", "all"}, jobs
     assert not (tmp_path / "resources").exists() and not (tmp_path / "results/models").exists()
     for method in config["experiments"][0]["methods"]:

@@ -24,14 +24,14 @@ def test_named_target_builds_only_its_upstream_jobs(tiny_run, tmp_path):
     copy_run(tiny_run, tmp_path, items=("config.yaml", "corpus.jsonl"))
     proc = snakemake(tmp_path, "select_all")
     assert planned_jobs(proc) == {"generate_demo_pool": 1, "convert_pool": 1,
-                                  "select_baseline": 2, "selection_table": 1,
+                                  "select": 2, "selection_table": 1,
                                   "selection_plots": 1, "select_all": 1}
     assert not (tmp_path / "resources/models").exists()
     assert not (tmp_path / "results/eval").exists()
     # The rest of the pipeline reuses what the target built, and a file target plans only its
     # own upstream (the tiny model needs the pool for its tokenizer).
     plan = planned_jobs(snakemake(tmp_path, "-n"))
-    assert not {"generate_demo_pool", "convert_pool", "select_baseline"} & set(plan)
+    assert not {"generate_demo_pool", "convert_pool", "select"} & set(plan)
     assert plan["train"] == 2
     plan = planned_jobs(snakemake(tmp_path, "-n", "results/eval/base-tiny/bpc/metrics.json"))
     assert plan == {"prepare_model": 1, "prepare_corpus": 1, "bpc": 1, "bpc_metrics": 1}
@@ -85,7 +85,7 @@ def test_run_killed_during_training_completes_identical_to_an_uninterrupted_run(
 CHANGES = {
     # key path: (new value, jobs that rerun besides the report and `all`, a name no rerun output
     # may contain)
-    "methods.random.seed": (7, {"select_baseline": 1, "selection_table": 1,
+    "methods.random.seed": (7, {"select": 1, "selection_table": 1,
                                 "selection_plots": 1, "train": 1, "lmeval": 1, "bpc": 1,
                                 "bpc_metrics": 1, "mtbench_answers": 1, "mtbench_judge": 1},
                             "longest"),

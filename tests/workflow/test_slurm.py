@@ -78,7 +78,7 @@ def test_every_submitted_rule_declares_memory_and_runtime(demo_rules):
 def test_small_file_rules_are_local_and_aggregates_run_nothing(demo_rules):
     local = {name for name, rule in demo_rules.items() if rule["local"]}
     assert local >= EXPECTED_LOCAL
-    assert local.isdisjoint(GPU_RULES | {"train", "prepare_model", "select_baseline"})
+    assert local.isdisjoint(GPU_RULES | {"train", "prepare_model", "select"})
     norun = {name for name, rule in demo_rules.items() if rule["norun"]}
     assert norun == {"all", "pools", "corpora", "models", "select_all", "selection_report",
                      "train_all", "eval_all", "mtbench_all"}

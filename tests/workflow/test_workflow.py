@@ -24,8 +24,8 @@ def test_dry_run_of_each_named_target_on_the_demo_config(tmp_path, target):
     jobs = planned_jobs(proc)
     assert jobs, proc.stdout
     if target in ("all", "select_all"):
-        assert jobs["select_baseline"] == 2 and jobs["select_zip"] == 1
-        assert jobs["select_ifd"] == 2 and jobs["ifd_gather"] == 2
+        assert jobs["select"] == 5  # random, longest, zip, superfiltering, cherry
+        assert jobs["ifd_gather"] == 2
         assert jobs["ifd_score_shard"] == 4  # 2 scorers x scoring.shards (2)
         assert jobs["convert_pool"] == 1
     if target in ("all", "select_all", "selection_report"):
@@ -180,11 +180,11 @@ def test_selection_problems_reach_the_console(tmp_path):
     warnings = console[console.index("Warnings from 2 job(s)"):]
     assert "1 of 30 records have an empty instruction" in warnings
     assert "1 of 30 records have a conversation that starts with an assistant turn" in warnings
-    assert ("logs/select_zip/p/zip/21.log: ZIP selected 1 record(s) more than once: with "
+    assert ("logs/select/p/zip/21.log: ZIP selected 1 record(s) more than once: with "
             "k1=30") in warnings and "k1 <= 10 never repeats a record" in warnings
     manifest = json.loads((tmp_path / "results/pools/p.manifest.json").read_text())
     assert manifest["empty_instruction"] == manifest["assistant_first"] == 1
-    assert "round 5/5: 25/25 selected" in (tmp_path / "logs/select_zip/p/zip/21.log").read_text()
+    assert "round 5/5: 25/25 selected" in (tmp_path / "logs/select/p/zip/21.log").read_text()
 
 
 @pytest.mark.slow

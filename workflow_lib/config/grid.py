@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from workflow_lib.core.errors import ConfigError
+from workflow_lib.select.budget import Budget
+from workflow_lib.select.registry import SelectionKind, selection_kind
 
 
 def pools_of_kind(config: dict, kind: str) -> list[str]:
@@ -14,25 +16,15 @@ def pools_of_kind(config: dict, kind: str) -> list[str]:
     return [name for name, pool in config["pools"].items() if pool["source"]["kind"] == kind]
 
 
-def budget_label(budget: int | float | str) -> str:
-    """Path component for a budget: '200', '0.05' or 'all'."""
-    return str(budget)
-
-
-def parse_budget(label: str) -> int | float | str:
-    """Inverse of budget_label."""
-    if label == "all":
-        return label
-    return float(label) if "." in label else int(label)
-
-
-TRAINING_KINDS = ("iterit",)  # methods that select while training: no selection file
+def method_kind(config: dict, method: str) -> SelectionKind:
+    """The registry entry of a configured method's kind."""
+    return selection_kind(config["methods"][method]["kind"])
 
 
 @dataclass(frozen=True)
 class Selection:
-    """One cell of the selection grid; `during_training` when the training run selects (IterIT)
-    and the cell has no selection file."""
+    """One cell of the selection grid; `during_training` when the training run selects (the
+    method's kind selects in rule train_iterit) and the cell has no selection file."""
 
     pool: str
     method: str
@@ -47,17 +39,16 @@ class Selection:
 def selections(config: dict) -> Iterator[Selection]:
     """Every distinct (pool, method, budget) in the experiment grid, in config order.
 
-    A method of kind `full` ignores the budget, so it appears once per pool with budget 'all'.
-    Methods of a kind in TRAINING_KINDS give cells marked `during_training`.
+    A method whose kind ignores the budget (`full`) appears once per pool with budget 'all'.
+    Methods whose kind selects during training give cells marked `during_training`.
     """
     seen = set()
     for exp in config["experiments"]:
         for pool in exp["pools"]:
             for method in exp["methods"]:
-                kind = config["methods"][method]["kind"]
-                for budget in ["all"] if kind == "full" else exp["budgets"]:
-                    cell = Selection(pool, method, budget_label(budget),
-                                     kind in TRAINING_KINDS)
+                kind = method_kind(config, method)
+                for budget in ["all"] if kind.ignores_budget else exp["budgets"]:
+                    cell = Selection(pool, method, Budget(budget).label, kind.during_training)
                     if cell not in seen:
                         seen.add(cell)
                         yield cell

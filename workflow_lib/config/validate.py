@@ -2,7 +2,8 @@
 
 `validate_config` is what the Snakefile calls. It reports the first problems by their key path
 (`methods.random.sed: unknown key 'sed'`), which Snakemake's generic validator does not do for
-nested discriminated objects.
+nested discriminated objects. The schema is schemas/config.schema.yaml with the selection
+methods' kinds and parameters filled in from the registry (`load_schema`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from workflow_lib.config.grid import TRAINING_KINDS, pools_of_kind
+from workflow_lib.config.grid import method_kind, pools_of_kind
 from workflow_lib.core.errors import ConfigError
+from workflow_lib.select.registry import KINDS
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
@@ -59,9 +61,15 @@ def _leaf_errors(errors) -> list[jsonschema.ValidationError]:
 
 
 def load_schema(path: Path = SCHEMA_PATH) -> dict:
-    """Read the YAML JSON-Schema."""
+    """The YAML JSON-Schema, its `method` definition completed from the selection registry:
+    `kind` is one of the registered kinds, and each kind allows its own parameters only."""
     with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        schema = yaml.safe_load(fh)
+    method = schema["$defs"]["method"]
+    method["properties"]["kind"]["enum"] = list(KINDS)
+    method["allOf"] = [{"if": {"properties": {"kind": {"const": name}}}, "then": kind.schema()}
+                       for name, kind in KINDS.items()]
+    return schema
 
 
 def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
@@ -108,8 +116,8 @@ def _reference_problems(config: dict) -> list[str]:
                             f"(defined: {_defined(config['corpora'])})")
     problems += _judge_problems(config["eval"]["mtbench"]["judge"])
     for i, exp in enumerate(config["experiments"]):
-        during = [m for m in exp["methods"] if config["methods"].get(m, {}).get("kind")
-                  in TRAINING_KINDS]
+        during = [m for m in exp["methods"]
+                  if m in config["methods"] and method_kind(config, m).during_training]
         if during and "all" in exp["budgets"]:
             problems.append(f"experiments.{i}.budgets: 'all' cannot be the per-epoch budget of "
                             f"{', '.join(during)} (selection during training)")
@@ -121,14 +129,14 @@ def _reference_problems(config: dict) -> list[str]:
             problems.append(f"scorers.{name}.model: {scorer['model']!r} is not defined in models "
                             f"(defined: {_defined(config['models'])}); IFD scoring needs a model")
     for name, method in config["methods"].items():
-        scorer = method.get("scorer")
-        if scorer is None:
+        wanted = method_kind(config, name).scorer_preset
+        if wanted is None:
             continue
+        scorer = method["scorer"]
         if scorer not in config["scorers"]:
             problems.append(f"methods.{name}.scorer: {scorer!r} is not defined in scorers "
                             f"(defined: {_defined(config['scorers'])})")
             continue
-        wanted = "cherry" if method["kind"] == "cherry" else "superfiltering"
         if config["scorers"][scorer]["preset"] != wanted:
             problems.append(f"methods.{name}.scorer: {method['kind']} needs a scorer with preset "
                             f"{wanted!r}, {scorer!r} has {config['scorers'][scorer]['preset']!r}")

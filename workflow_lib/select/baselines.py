@@ -6,12 +6,7 @@ import random
 from collections.abc import Sequence
 
 from workflow_lib.data.records import response_text
-from workflow_lib.select.budget import resolve_budget
-
-
-def select_full(records: Sequence[dict]) -> list[int]:
-    """Every record, in pool order."""
-    return list(range(len(records)))
+from workflow_lib.select.request import Selected, SelectionRequest
 
 
 def select_random(records: Sequence[dict], k: int, seed: int = 0) -> list[int]:
@@ -31,14 +26,18 @@ def select_longest(records: Sequence[dict], k: int, length: str = "chars") -> li
     return sorted(range(len(records)), key=lambda i: -lengths[i])[:k]
 
 
-def select_baseline(kind: str, records: Sequence[dict], budget: int | float | str,
-                    params: dict) -> list[int]:
-    """Dispatch a baseline method of the given kind; returns selected pool indices in order."""
-    if kind == "full":
-        return select_full(records)
-    k = resolve_budget(budget, len(records))
-    if kind == "random":
-        return select_random(records, k, seed=params.get("seed", 0))
-    if kind == "longest":
-        return select_longest(records, k, length=params.get("length", "chars"))
-    raise ValueError(f"unknown baseline method kind {kind!r}")
+def full_selection(request: SelectionRequest) -> Selected:
+    """Every record, in pool order (kind `full`)."""
+    return Selected(list(range(len(request.records))))
+
+
+def random_selection(request: SelectionRequest) -> Selected:
+    """A seeded random sample of the budget's size (kind `random`)."""
+    return Selected(select_random(request.records, request.count(),
+                                  seed=request.params.get("seed", 0)))
+
+
+def longest_selection(request: SelectionRequest) -> Selected:
+    """The budget's number of records with the longest responses (kind `longest`)."""
+    return Selected(select_longest(request.records, request.count(),
+                                   length=request.params.get("length", "chars")))

@@ -9,14 +9,15 @@ superfiltering (select_data.py): keep IFD < threshold (NaN fails), Python's stab
 cherry (data_by_IFD.py): drop IFD > threshold (so == is kept), `k = int(len(kept) * rate)` for a
   fraction (of the *kept* list), sort `(ifd, index)` ascending and take the last k (ties: the
   larger index wins), output in *pool order*. The reference's `[-0:]` selects every kept record
-  when k rounds to 0; here k = 0 selects none.
+  when k rounds to 0; here that fraction is a BudgetError (it gives no record).
 superfiltering_d (do_fla.py): keep IFD < threshold, top `ifd_num` by IFD (count or fraction of
   the pool), embed `instruction + "\\n" + input + "\\n" + output` (the input's newline is there
   even when the input is empty; `sentence_embeddings`: cut at 512 tokens as do_fla.py does),
   facility location to the budget (`facility_location`: ties as submodlib's lazy greedy), output
   in greedy order.
 An integer budget is a count in every method (larger than the pool: BudgetError); "all" keeps
-every record that passes the filter.
+every record that passes the filter; a fraction is rounded by the kind's `Rounding` (TRUNCATE,
+the references' `int()`), and one that gives no record is a BudgetError.
 """
 
 from __future__ import annotations
@@ -24,23 +25,17 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 
+from workflow_lib.core.threads import set_threads
+from workflow_lib.models.embeddings import embed_texts
 from workflow_lib.scoring.ifd import ifd_fields
-from workflow_lib.scoring.presets import Preset
-from workflow_lib.select.budget import check_budget
+from workflow_lib.scoring.presets import Preset, preset
+from workflow_lib.select.budget import Budget, Rounding
 from workflow_lib.select.facility_location import euclidean_similarity, facility_location_greedy
-
-
-def budget_count(budget: int | float | str, base: int) -> int:
-    """Records a budget asks for: a count as is, a fraction of `base` rounded down (as the
-    references' `int(n * rate)`), "all" = `base`."""
-    if budget == "all":
-        return base
-    if isinstance(budget, float):
-        return int(base * budget)
-    return int(budget)
+from workflow_lib.select.request import Selected, SelectionRequest
 
 
 def _filter(rows: Sequence[dict], threshold: float, keep_equal: bool) -> tuple[list[int], dict]:
@@ -66,13 +61,13 @@ def top_ifd(rows: Sequence[dict], kept: Sequence[int], k: int) -> list[int]:
     return sorted(kept, key=lambda i: rows[i]["ifd"], reverse=True)[:k]
 
 
-def select_ifd(rows: Sequence[dict], p: Preset, budget: int | float | str,
+def select_ifd(rows: Sequence[dict], p: Preset, budget: Budget, rounding: Rounding,
                threshold: float = 1.0) -> tuple[list[int], dict]:
     """Superfiltering or Cherry selection (by the preset's filter, k rule and order): pool
     indices in output order, and what was kept and dropped."""
-    check_budget(budget, len(rows))
     kept, info = _filter(rows, threshold, p.keep_equal)
-    k = min(budget_count(budget, len(rows) if p.budget_of == "pool" else len(kept)), len(kept))
+    of = len(rows) if p.budget_of == "pool" else len(kept)
+    k = min(budget.count(len(rows), rounding, of=of), len(kept))
     if p.order == "ifd_desc":
         chosen = top_ifd(rows, kept, k)
     else:
@@ -91,18 +86,20 @@ def diversity_text(record: dict) -> str:
 def select_superfiltering_d(
     records: Sequence[dict],
     rows: Sequence[dict],
-    budget: int | float | str,
+    budget: Budget,
+    rounding: Rounding,
     ifd_num: int | float,
     embed: Callable[[list[str]], np.ndarray],
     threshold: float = 1.0,
     progress: bool = False,
 ) -> tuple[list[int], dict]:
-    """Top `ifd_num` by IFD (IFD < threshold), then facility location on `embed(texts)` to the
-    budget; pool indices in greedy order."""
-    check_budget(budget, len(rows))
+    """Top `ifd_num` by IFD (IFD < threshold; a fraction of the pool under `rounding`), then
+    facility location on `embed(texts)` to the budget; pool indices in greedy order."""
+    requested = budget.count(len(rows), rounding)
     kept, info = _filter(rows, threshold, keep_equal=False)
-    top = top_ifd(rows, kept, min(budget_count(ifd_num, len(rows)), len(kept)))
-    k = min(budget_count(budget, len(rows)), len(top))
+    n_top = ifd_num if isinstance(ifd_num, int) else rounding.apply(ifd_num, len(rows))
+    top = top_ifd(rows, kept, min(n_top, len(kept)))
+    k = min(requested, len(top))
     chosen: list[int] = []
     gains: list[float] = []
     if top:
@@ -112,6 +109,27 @@ def select_superfiltering_d(
         chosen = [top[j] for j in picked]
     return chosen, {**info, "n_top_ifd": len(top), "k": k,
                     "facility_location_gain": math.fsum(gains), **_ifd_range(rows, chosen)}
+
+
+def ifd_selection(request: SelectionRequest) -> Selected:
+    """Superfiltering or Cherry (kinds `superfiltering`, `cherry`) by the preset of the scorer
+    whose rows the request holds."""
+    p = preset(request.scorer["preset"], request.scorer["max_length"])
+    indices, info = select_ifd(request.scores, p, request.budget, request.rounding,
+                               request.params["threshold"])
+    return Selected(indices, {"ifd": info})
+
+
+def superfiltering_d_selection(request: SelectionRequest) -> Selected:
+    """Superfiltering.D (kind `superfiltering_d`), embedding on the request's device."""
+    set_threads(request.threads)
+    params = request.params
+    embed = partial(embed_texts, batch_size=params["embedding_batch_size"],
+                    device=request.device, progress=True)
+    indices, info = select_superfiltering_d(request.records, request.scores, request.budget,
+                                            request.rounding, params["ifd_num"], embed,
+                                            params["threshold"], progress=True)
+    return Selected(indices, {"ifd": info})
 
 
 def _ifd_range(rows: Sequence[dict], chosen: Sequence[int]) -> dict:

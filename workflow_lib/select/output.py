@@ -39,17 +39,19 @@ def selection_stats(records: Sequence[dict]) -> dict:
 
 
 def write_selection(data_path: str | Path, manifest_path: str | Path, *, pool_path: str | Path,
-                    records: Sequence[dict], indices: Sequence[int], method: str, params: dict,
-                    pool: str, budget: int | float | str, started: float, **extra) -> None:
-    """Write a selection (the chosen records, in order) and its manifest: method and params,
-    pool hash, selected ids, selection statistics, `extra` method details, wall time since the
-    `time.perf_counter()` value `started`."""
+                    records: Sequence[dict], indices: Sequence[int], method: str,
+                    method_version: int, params: dict, pool: str, budget: int | float | str,
+                    started: float, **extra) -> None:
+    """Write a selection (the chosen records, in order) and its manifest: method, the registry
+    version of its kind and params, pool hash, selected ids, selection statistics, `extra`
+    method details, wall time since the `time.perf_counter()` value `started`."""
     selected = [records[i] for i in indices]
     write_jsonl(data_path, selected)
     write_manifest(
         manifest_path,
         inputs={"pool": pool_path},
         method=method,
+        method_version=method_version,
         params=params,
         pool=pool,
         budget=budget,

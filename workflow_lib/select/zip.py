@@ -66,7 +66,8 @@ import torch
 
 from workflow_lib.core.errors import UserError
 from workflow_lib.data.records import conversation_text
-from workflow_lib.select.budget import resolve_budget
+from workflow_lib.select.budget import Budget
+from workflow_lib.select.request import Selected, SelectionRequest
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +80,12 @@ class ZipError(UserError):
     """ZIP parameters or records the reference cannot run with."""
 
 
-def check_zip(records: Sequence[dict], budget: int | float | str, k1: int, k2: int, k3: int,
-              *, need_source: bool = True) -> int:
-    """Validate the inputs the way the reference would fail on them; returns the budget count."""
+def check_zip(records: Sequence[dict], count: int, k1: int, k2: int, k3: int,
+              *, need_source: bool = True) -> None:
+    """Validate the inputs the way the reference would fail on them (a count outside 1..pool
+    size: BudgetError, as in every method)."""
     n = len(records)
-    count = resolve_budget(budget, n)
+    Budget(count).check(n)
     for name, k in (("k1", k1), ("k2", k2), ("k3", k3)):
         if not isinstance(k, int) or k < 1:
             raise ZipError(f"ZIP {name} must be a positive integer, got {k!r}")
@@ -101,9 +103,6 @@ def check_zip(records: Sequence[dict], budget: int | float | str, k1: int, k2: i
             if "source" not in rec:
                 raise ZipError(f"record {i} (id {rec.get('id')!r}) has no 'source' key, which "
                                "the reference ZIP.py requires (KeyError in its source count)")
-    if count < 1:
-        raise ZipError(f"ZIP budget must be at least 1, got {budget!r}")
-    return count
 
 
 def max_k1_without_repeats(n: int, count: int, k2: int, k3: int) -> int:
@@ -212,13 +211,14 @@ class _Scorer:
             self.pool.shutdown()
 
 
-def zip_fast(records: Sequence[dict], budget: int | float | str, k1: int = 10000, k2: int = 200,
+def zip_fast(records: Sequence[dict], count: int, k1: int = 10000, k2: int = 200,
              k3: int = 100, workers: int = 2) -> list[int]:
-    """Pool indices ZIP.py selects, in its output order (see the module docstring).
+    """Pool indices ZIP.py selects for a budget of `count` records, in its output order (see
+    the module docstring).
 
     `records` are the dicts the reference reads (`formats.to_reference_sharegpt`).
     """
-    count = check_zip(records, budget, k1, k2, k3)
+    check_zip(records, count, k1, k2, k3)
     parts = [repr(r).encode("utf-8") for r in records]  # str(list) = "[" + ", ".join(reprs) + "]"
     opener, sep, closer = b"[", b", ", b"]"
     scorer = _Scorer(workers)
@@ -253,7 +253,7 @@ def zip_fast(records: Sequence[dict], budget: int | float | str, k1: int = 10000
     return final
 
 
-def zip_clean(records: Sequence[dict], budget: int | float | str, k1: int = 10000,
+def zip_clean(records: Sequence[dict], count: int, k1: int = 10000,
               k2: int = 200, k3: int = 100, workers: int = 2,
               text: Callable[[dict], str] = conversation_text) -> list[int]:
     """A deliberate deviation from the reference (mode `clean`, off by default).
@@ -261,7 +261,7 @@ def zip_clean(records: Sequence[dict], budget: int | float | str, k1: int = 1000
     * measures the conversation text only (`text(record)`, records joined with newlines), not the
       Python repr with ids and key names;
     * stage 3 is anchored on everything selected so far (previous rounds included);
-    * exactly `budget` distinct records (the last round picks only what is missing);
+    * exactly `count` distinct records (the last round picks only what is missing);
     * only picked records leave the pool: the other stage-2 candidates keep their updated
       conditional score in `g` and can be chosen later; stage 1 never returns picked records,
       and k1/k2 shrink to what is left when the pool runs short.
@@ -269,7 +269,7 @@ def zip_clean(records: Sequence[dict], budget: int | float | str, k1: int = 1000
     Ties are broken by pool index (float64 scores, stable sort). Records are canonical records
     (no `source` needed). Returns distinct pool indices in selection order.
     """
-    count = check_zip(records, budget, k1, k2, k3, need_source=False)
+    check_zip(records, count, k1, k2, k3, need_source=False)
     parts = [text(r).encode("utf-8") for r in records]
     opener, sep, closer = b"", b"\n", b""
     scorer = _Scorer(workers)
@@ -304,10 +304,11 @@ def zip_clean(records: Sequence[dict], budget: int | float | str, k1: int = 1000
     return final
 
 
-def select_zip(records: Sequence[dict], budget: int | float | str, params: dict,
+def select_zip(records: Sequence[dict], count: int, params: dict,
                reference_record: Callable[[dict], dict] | None = None
                ) -> tuple[list[int], dict]:
-    """Run ZIP on canonical `records` per a method config; returns (indices, manifest info).
+    """Run ZIP on canonical `records` for a budget of `count` records per a method config;
+    returns (indices, manifest info).
 
     `params` may hold mode (reference|clean), k1, k2, k3, workers (DEFAULTS otherwise). In
     reference mode the records are first turned into the reference's dicts by
@@ -319,18 +320,25 @@ def select_zip(records: Sequence[dict], budget: int | float | str, params: dict,
     if p["mode"] == "reference":
         if reference_record is None:
             from workflow_lib.data.formats import to_reference_sharegpt as reference_record
-        indices = zip_fast([reference_record(r) for r in records], budget, *ks, workers=workers)
+        indices = zip_fast([reference_record(r) for r in records], count, *ks, workers=workers)
     elif p["mode"] == "clean":
-        indices = zip_clean(records, budget, *ks, workers=workers)
+        indices = zip_clean(records, count, *ks, workers=workers)
     else:
         raise ZipError(f"unknown ZIP mode {p['mode']!r}, expected reference or clean")
-    requested = resolve_budget(budget, len(records))
     info = {"mode": p["mode"], "k1": p["k1"], "k2": p["k2"], "k3": p["k3"],
-            "workers": workers, "requested": requested, "n_selected": len(indices),
+            "workers": workers, "requested": count, "n_selected": len(indices),
             "n_duplicates": len(indices) - len(set(indices)),
             "zlib_runtime_version": zlib.ZLIB_RUNTIME_VERSION}
     if info["n_duplicates"]:
         log.warning("ZIP selected %d record(s) more than once: with k1=%d the pool of %d ran short "
                     "of unretired records (reference quirk Q5); %s", info["n_duplicates"],
-                    p["k1"], len(records), _k1_advice(len(records), requested, p["k2"], p["k3"]))
+                    p["k1"], len(records), _k1_advice(len(records), count, p["k2"], p["k3"]))
     return indices, info
+
+
+def zip_selection(request: SelectionRequest) -> Selected:
+    """ZIP at the request's budget with at most the job's threads as workers (kind `zip`)."""
+    params = {**request.params,
+              "workers": min(request.params.get("workers", DEFAULTS["workers"]), request.threads)}
+    indices, info = select_zip(request.records, request.count(), params)
+    return Selected(indices, {"zip": info})

@@ -18,26 +18,23 @@ import math
 import shutil
 from pathlib import Path
 
-from workflow_lib.core.errors import UserError
 from workflow_lib.core.jsonio import read_jsonl
 from workflow_lib.core.manifest import file_sha256
-from workflow_lib.select.budget import check_budget
+from workflow_lib.select.budget import Budget
 from workflow_lib.select.iterit.schedule import epoch_summary
+from workflow_lib.select.registry import selection_kind
 from workflow_lib.train.axolotl_run import train_run
 
 PLUGIN = "workflow_lib.axolotl_plugin.iterit.IterITPlugin"
 METHOD_KEYS = ("strategy", "update_ratio", "score_type", "diversity_weight_decay",
                "score_batch_size", "score_precision")
+ITERIT = selection_kind("iterit")
 
 
-def subset_size(n_records: int, budget: int | float) -> int:
-    """m: the budget as a count, or floor(N · budget) for a fraction (the reference's ratio)."""
-    check_budget(budget, n_records)
-    m = math.floor(n_records * budget) if isinstance(budget, float) else int(budget)
-    if m < 1:
-        raise UserError(f"IterIT budget {budget} gives m = {m} records per epoch; it must be "
-                        "at least 1")
-    return m
+def subset_size(n_records: int, budget: Budget) -> int:
+    """m: the budget as a count, or floor(N · budget) for a fraction (the reference's ratio,
+    the kind's `Rounding.FLOOR`); BudgetError when that is no record."""
+    return budget.count(n_records, ITERIT.rounding)
 
 
 def total_steps(m: int, epochs: int, micro_batch_size: int, grad_acc: int) -> int:
@@ -65,7 +62,7 @@ def iterit_overrides(method: dict, train: dict, *, pool: str, m: int, out_dir: s
     }
 
 
-def train_iterit(*, run: str, pool: str, budget: int | float, method: dict, base_model: str,
+def train_iterit(*, run: str, pool: str, budget: Budget, method: dict, base_model: str,
                  train: dict, out_dir: str, work_dir: str, tools_python: str, offline: bool,
                  threads: int | None = None, log_path: str | None = None,
                  initial_scores: str | None = None) -> dict:
@@ -81,7 +78,8 @@ def train_iterit(*, run: str, pool: str, budget: int | float, method: dict, base
         epochs = epoch_summary(out / "iterit")
         history = json.loads((out / "iterit" / "log_history.json").read_text(encoding="utf-8"))
         return {"iterit": {
-            "m": m, "budget": budget, "n_pool": n_records, "max_steps": overrides["max_steps"],
+            "m": m, "budget": budget.value, "n_pool": n_records,
+            "max_steps": overrides["max_steps"], "method_version": ITERIT.version,
             **{key: method[key] for key in ("num_epochs", *METHOD_KEYS)},
             "initial_scores": initial_scores and {"path": initial_scores,
                                                   "sha256": file_sha256(initial_scores)},

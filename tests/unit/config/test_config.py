@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from tests.support import ROOT
-from workflow_lib.config.grid import Selection, parse_budget, runs, selections
+from workflow_lib.config.grid import Selection, runs, selections
 from workflow_lib.config.validate import validate_config
 from workflow_lib.core.errors import ConfigError
 
@@ -85,11 +85,6 @@ def test_selections_expand_the_grid_once_per_cell(demo_config):
         Selection("demo", "longest", "120"), Selection("demo", "longest", "0.1"),
     ]
     assert cells[1].path == "results/selections/demo/random/120"
-
-
-@pytest.mark.parametrize(("label", "value"), [("all", "all"), ("120", 120), ("0.05", 0.05)])
-def test_budget_labels_round_trip(label, value):
-    assert parse_budget(label) == value
 
 
 def test_runs_name_base_models_and_fine_tunes(demo_config):

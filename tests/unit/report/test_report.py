@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workflow_lib.config.grid import parse_budget, runs
+from workflow_lib.config.grid import runs
 from workflow_lib.core.jsonio import DataError
 from workflow_lib.report.tables import (
     METRIC_COLUMNS,
@@ -24,6 +24,7 @@ from workflow_lib.report.tables import (
     to_markdown,
     write_table,
 )
+from workflow_lib.select.budget import Budget
 
 CONFIG = {
     "methods": {"full": {"kind": "full"}, "random": {"kind": "random"},
@@ -67,7 +68,7 @@ def files(tmp_path):
         paths.append(write(tmp_path / run / "bpc.json",
                            {"run": run, "evaluator": "bpc", "metrics": bpc}))
     manifests = [write(tmp_path / method / budget / "manifest.json",
-                       {"pool": "demo", "method": method, "budget": parse_budget(budget),
+                       {"pool": "demo", "method": method, "budget": Budget.parse(budget).value,
                         "stats": {"n_records": 60 if budget == "all" else 10,
                                   "n_turns_mean": 2.0, "response_chars_mean": 123.456,
                                   "conversation_chars_mean": 150.0, "compression_ratio": ratio,

@@ -1,11 +1,13 @@
 """Baseline selections: full, seeded random, longest (budgets: test_budgets.py)."""
 
 from workflow_lib.select.baselines import (
+    full_selection,
     response_length,
-    select_baseline,
     select_longest,
     select_random,
 )
+from workflow_lib.select.budget import Budget, Rounding
+from workflow_lib.select.request import SelectionRequest
 
 
 def record(i: int, response: str) -> dict:
@@ -18,7 +20,8 @@ POOL = [record(i, "x" * (i % 7) + " word" * (i % 3)) for i in range(50)]
 
 
 def test_full_keeps_everything_in_order():
-    assert select_baseline("full", POOL, "all", {"kind": "full"}) == list(range(50))
+    request = SelectionRequest(POOL, Budget("all"), Rounding.ROUND, {"kind": "full"})
+    assert full_selection(request).indices == list(range(50))
 
 
 def test_random_is_seeded_distinct_and_sized():

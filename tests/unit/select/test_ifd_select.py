@@ -7,13 +7,11 @@ import numpy as np
 import pytest
 
 from workflow_lib.scoring.presets import PRESETS
+from workflow_lib.select.budget import Budget, BudgetError, Rounding
 from workflow_lib.select.facility_location import euclidean_similarity, facility_location_greedy
-from workflow_lib.select.ifd import (
-    budget_count,
-    diversity_text,
-    select_ifd,
-    select_superfiltering_d,
-)
+from workflow_lib.select.ifd import diversity_text, select_ifd, select_superfiltering_d
+
+TRUNCATE = Rounding.TRUNCATE  # the references' int(n * rate) (registry: superfiltering, cherry)
 
 
 def rows_of(values):
@@ -27,33 +25,35 @@ IFDS = [0.5, 1.0, 0.9, "empty_response", 0.9, 1.2, 0.2, 0.7, "prompt_too_long", 
 
 def test_superfiltering_rule():
     rows = rows_of(IFDS)
-    chosen, info = select_ifd(rows, PRESETS["superfiltering"], 4)
+    chosen, info = select_ifd(rows, PRESETS["superfiltering"], Budget(4), TRUNCATE)
     # IFD < 1 only; stable sort descending: the three 0.9 keep pool order (2, 4, 9)
     assert chosen == [2, 4, 9, 7]
     assert info["dropped_unscored"] == {"empty_response": 1, "prompt_too_long": 1}
     assert info["dropped_above_threshold"] == 2 and info["n_kept"] == 6
     # a fraction is of the pool (10 records), not of the kept list
-    assert select_ifd(rows, PRESETS["superfiltering"], 0.3)[0] == [2, 4, 9]
-    assert select_ifd(rows, PRESETS["superfiltering"], "all")[0] == [2, 4, 9, 7, 0, 6]
+    assert select_ifd(rows, PRESETS["superfiltering"], Budget(0.3), TRUNCATE)[0] == [2, 4, 9]
+    assert select_ifd(rows, PRESETS["superfiltering"], Budget("all"), TRUNCATE)[0] == [
+        2, 4, 9, 7, 0, 6]
 
 
 def test_cherry_rule():
     rows = rows_of(IFDS)
-    chosen, info = select_ifd(rows, PRESETS["cherry"], 3)
+    chosen, info = select_ifd(rows, PRESETS["cherry"], Budget(3), TRUNCATE)
     # IFD == 1 kept; the highest 3 by (ifd, index): 1.0 (1), then ties 0.9 -> larger index wins
     # (9, 4); output in pool order
     assert chosen == [1, 4, 9]
     assert info["n_kept"] == 7 and info["dropped_above_threshold"] == 1
     # a fraction is of the kept list: int(7 * 0.3) = 2
-    assert select_ifd(rows, PRESETS["cherry"], 0.3)[0] == [1, 9]
-    # k = 0 selects none (the reference's [-0:] would select all)
-    assert select_ifd(rows, PRESETS["cherry"], 0.1)[0] == []
+    assert select_ifd(rows, PRESETS["cherry"], Budget(0.3), TRUNCATE)[0] == [1, 9]
+    # k = 0 is a BudgetError (the reference's [-0:] would select all)
+    with pytest.raises(BudgetError, match=r"budget 0\.1 of 7 records gives 0 records"):
+        select_ifd(rows, PRESETS["cherry"], Budget(0.1), TRUNCATE)
 
 
-def test_budget_count():
-    assert budget_count(5, 100) == 5
-    assert budget_count(0.05, 52002) == 2600
-    assert budget_count("all", 7) == 7
+def test_fraction_budgets_truncate():
+    assert Budget(5).count(100, TRUNCATE) == 5
+    assert Budget(0.05).count(52002, TRUNCATE) == 2600
+    assert Budget("all").count(7, TRUNCATE) == 7
 
 
 def coverage(sim):
@@ -118,7 +118,7 @@ def test_superfiltering_d():
         seen.extend(texts)
         return np.array([[float(t[1]), 0.0] for t in texts])  # position on a line by index
 
-    chosen, info = select_superfiltering_d(records, rows, 2, 0.4, embed)
+    chosen, info = select_superfiltering_d(records, rows, Budget(2), TRUNCATE, 0.4, embed)
     # top int(10 * 0.4) = 4 by IFD: 2, 4, 9, 7; facility location picks 2 of them
     assert seen == ["q2\n\na2", "q4\n\na4", "q9\n\na9", "q7\n\na7"]
     assert set(chosen) <= {2, 4, 9, 7} and len(chosen) == 2

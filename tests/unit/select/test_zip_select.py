@@ -17,8 +17,9 @@ from workflow_lib.core.jsonio import read_jsonl
 from workflow_lib.data.demo_pool import generate_pool
 from workflow_lib.data.formats import convert_file, to_reference_sharegpt
 from workflow_lib.data.records import conversation_text
-from workflow_lib.select.budget import BudgetError
+from workflow_lib.select.budget import Budget, BudgetError, Rounding
 from workflow_lib.select.output import compression_ratio
+from workflow_lib.select.request import SelectionRequest
 from workflow_lib.select.zip import (
     Prefix,
     ZipError,
@@ -26,6 +27,7 @@ from workflow_lib.select.zip import (
     select_zip,
     zip_clean,
     zip_fast,
+    zip_selection,
 )
 
 WORDS = ["the", "a", "cat", "dog", "runs", "fast", "slow", "über", "你好", "data", "model\nline",
@@ -239,9 +241,9 @@ def test_select_zip_on_canonical_records():
     assert indices == port_zip([as_reference(r) for r in canon], 20, 40, 10, 5)
     assert info["zlib_runtime_version"] == zlib.ZLIB_RUNTIME_VERSION
     assert info["mode"] == "reference" and info["n_selected"] == 20
-    indices, info = select_zip(canon, 0.5, {"kind": "zip", "mode": "clean", "k1": 40,
-                                            "k2": 10, "k3": 5})
-    assert len(indices) == 30 and info["mode"] == "clean"
+    params = {"kind": "zip", "mode": "clean", "k1": 40, "k2": 10, "k3": 5}
+    selected = zip_selection(SelectionRequest(canon, Budget(0.5), Rounding.ROUND, params))
+    assert len(selected.indices) == 30 and selected.details["zip"]["mode"] == "clean"
     with pytest.raises(ZipError, match="mode"):
         select_zip(canon, 20, {"mode": "other", "k1": 40, "k2": 10, "k3": 5})
 
@@ -278,7 +280,7 @@ def test_select_zip_rule_writes_selection_and_manifest_and_fails_cleanly(tmp_pat
     assert manifest["zip"]["mode"] == "reference" and manifest["zip"]["n_selected"] == 15
     assert manifest["zip"]["zlib_runtime_version"] == zlib.ZLIB_RUNTIME_VERSION
 
-    errors = [line for line in (tmp_path / "logs/select_zip/demo/zip_big/12.log").read_text()
+    errors = [line for line in (tmp_path / "logs/select/demo/zip_big/12.log").read_text()
               .splitlines() if line.startswith("ERROR:")]
     assert len(errors) == 1 and "demo.jsonl" in errors[0] and "k1=100" in errors[0], errors
     assert not bad.exists() or not any(bad.iterdir()), "partial output left behind"

@@ -18,6 +18,7 @@ from workflow_lib.core.errors import ConfigError, UserError
 from workflow_lib.core.jsonio import write_jsonl
 from workflow_lib.models.identity import model_fingerprint, model_identity
 from workflow_lib.models.tiny import build_tiny_model
+from workflow_lib.select.budget import Budget, BudgetError
 from workflow_lib.select.iterit.schedule import IterITSchedule, IterITSettings
 from workflow_lib.select.iterit.scoring import (
     ifd_from_losses,
@@ -81,9 +82,9 @@ def test_invalid_iterit_configs_name_the_key(mutate, expected):
 
 
 def test_subset_size_and_whole_run_steps():
-    assert subset_size(1200, 120) == 120 and subset_size(52002, 0.05) == 2600
-    with pytest.raises(UserError, match="m = 0"):
-        subset_size(10, 0.05)
+    assert subset_size(1200, Budget(120)) == 120 and subset_size(52002, Budget(0.05)) == 2600
+    with pytest.raises(BudgetError, match=r"budget 0\.05 of 10 records gives 0 records"):
+        subset_size(10, Budget(0.05))
     assert total_steps(120, 2, 2, 1) == 120 and total_steps(2600, 3, 1, 32) == 3 * 81
     assert total_steps(3, 2, 4, 8) == 2      # at least one step per epoch
 
@@ -198,7 +199,7 @@ def test_real_axolotl_run_changes_the_subset_and_keeps_one_lr_schedule(tiny, tmp
     pool, model_dir, _ = tiny
     lr = 1e-2
     manifest = train_iterit(
-        run="t", pool=pool, budget=8, method=METHOD, base_model=model_dir,
+        run="t", pool=pool, budget=Budget(8), method=METHOD, base_model=model_dir,
         train=train_block(sequence_len=128, learning_rate=lr, lr_scheduler="cosine"),
         out_dir=str(tmp_path / "out"), work_dir=str(tmp_path / "work"),
         tools_python=str(TOOLS_PYTHON), offline=True, threads=2, log_path="test.log")
