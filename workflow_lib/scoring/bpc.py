@@ -289,22 +289,15 @@ def sliding_window_bpc(
     batch_size: int = 8,
     *,
     short_corpus: ShortCorpus = "error",
-    head_only: bool | None = None,
-    device: str | torch.device | None = None,
-    progress: bool = True,
+    **options,
 ) -> BpcResult:
-    """BPC of `texts` under `model`, as the reference computes it (paper default 1900/512)."""
+    """BPC of `texts` under `model`, as the reference computes it (paper default 1900/512).
+
+    `options` (head_only, device, progress: on by default) go to `bpc_partial`.
+    """
     corpus = tokenize_corpus(tokenizer, texts)
     plan = SlidingWindows.plan(len(corpus.ids), block_size, stride, short_corpus)
-    partial = bpc_partial(
-        model,
-        corpus.ids,
-        block_size=block_size,
-        stride=stride,
-        batch_size=batch_size,
-        short_corpus=short_corpus,
-        head_only=head_only,
-        device=device,
-        progress=progress,
-    )
+    partial = bpc_partial(model, corpus.ids, block_size=block_size, stride=stride,
+                          batch_size=batch_size, short_corpus=short_corpus,
+                          **{"progress": True, **options})
     return finish_bpc(corpus, partial, plan)

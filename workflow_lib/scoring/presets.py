@@ -38,35 +38,19 @@ class Preset:
     order: Literal["ifd_desc", "dataset"]  # order of the selected records
 
 
+# One entry per reference; the fields are grouped as in `Preset`: identity, prompts, lengths and
+# ratio, selection rules.
 PRESETS = {
     "superfiltering": Preset(
-        name="superfiltering",
-        reference="tianyi-lab/Superfiltering@f0764af",
-        prompt_no_input="{instruction}\n",
-        prompt_input="{instruction}\n{input}\n",
-        direct_prefix="",
-        max_length=1024,
-        direct_max_offset=1,
-        ratio="ppl",
-        cherry_length_checks=False,
-        keep_equal=False,
-        budget_of="pool",
-        order="ifd_desc",
-    ),
+        name="superfiltering", reference="tianyi-lab/Superfiltering@f0764af",
+        prompt_no_input="{instruction}\n", prompt_input="{instruction}\n{input}\n",
+        direct_prefix="", max_length=1024, direct_max_offset=1, ratio="ppl",
+        cherry_length_checks=False, keep_equal=False, budget_of="pool", order="ifd_desc"),
     "cherry": Preset(
-        name="cherry",
-        reference="tianyi-lab/Cherry_LLM@01fac8d",
-        prompt_no_input=ALPACA_NO_INPUT,
-        prompt_input=ALPACA_INPUT,
-        direct_prefix="### Response:",
-        max_length=512,
-        direct_max_offset=4,
-        ratio="loss",
-        cherry_length_checks=True,
-        keep_equal=True,
-        budget_of="kept",
-        order="dataset",
-    ),
+        name="cherry", reference="tianyi-lab/Cherry_LLM@01fac8d",
+        prompt_no_input=ALPACA_NO_INPUT, prompt_input=ALPACA_INPUT,
+        direct_prefix="### Response:", max_length=512, direct_max_offset=4, ratio="loss",
+        cherry_length_checks=True, keep_equal=True, budget_of="kept", order="dataset"),
 }
 
 
