@@ -6,7 +6,7 @@ import sys
 
 from workflow_lib.config.grid import methods_of_kind, pools_of_kind, selections
 from workflow_lib.scoring.presets import PRESETS
-from workflow_lib.evaluate.mtbench.judge import TRANSPORT_KEYS
+from workflow_lib.evaluate.judge.runner import TRANSPORT_KEYS
 
 
 def _alternatives(names):

@@ -1,3 +1,3 @@
 """MT-bench: questions (FastChat files or the demo set), answer generation and
-judging through the judge client. Imports `core`, `models` and `evaluate.judge`.
+judging through the judge client. Imports `core`, `data`, `models` and `evaluate.judge`.
 """
