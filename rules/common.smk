@@ -11,7 +11,7 @@ from workflow_lib.config.grid import (
     selections,
 )
 from workflow_lib.scoring.presets import PRESETS
-from workflow_lib.evaluate.mtbench.judge import TRANSPORT_KEYS
+from workflow_lib.evaluate.judge.runner import TRANSPORT_KEYS
 from workflow_lib.evaluate.registry import EVALUATORS, enabled_evaluators
 
 

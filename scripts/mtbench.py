@@ -6,10 +6,11 @@ from pathlib import Path
 from workflow_lib.core.jobs import run_job
 from workflow_lib.core.jsonio import write_jsonl
 from workflow_lib.core.manifest import file_sha256, write_manifest
+from workflow_lib.evaluate.judge.runner import TRANSPORT_KEYS
 from workflow_lib.evaluate.metrics import write_metrics
 from workflow_lib.evaluate.mtbench.answers import generate_answers, write_answers
 from workflow_lib.evaluate.mtbench.demo import write_demo_data
-from workflow_lib.evaluate.mtbench.judge import TRANSPORT_KEYS, judge_run
+from workflow_lib.evaluate.mtbench.judge import judge_run
 from workflow_lib.evaluate.mtbench.questions import (
     DATA_FILES,
     fetch_data,

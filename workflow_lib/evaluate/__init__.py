@@ -1,6 +1,7 @@
 """Evaluators of a trained model: the registry of evaluators and the metrics contract they
 write through (`registry`, `metrics`), BPC on corpora, lm-eval tasks and metrics, MT-bench
-answers and judging, and the OpenAI-compatible judge client and stand-in server.
+answers and judging, pairwise judging against a reference run (Superfiltering), and the
+OpenAI-compatible judge client, judgment cache and stand-in server.
 Imports `core`, `data`, `models` and `scoring`; `registry` imports nothing (the Snakefile reads
 it) and `metrics` only `core` and `registry`.
 """

@@ -17,11 +17,12 @@ import pytest
 from tests.support import ROOT, TOOLS_PYTHON
 from workflow_lib.core.errors import UserError
 from workflow_lib.core.jsonio import DataError, read_jsonl, write_jsonl
+from workflow_lib.evaluate.judge.cache import JudgmentCache
 from workflow_lib.evaluate.judge.client import Endpoint, JudgeUnavailable, chat_completion
 from workflow_lib.evaluate.judge.server import LocalJudge, deterministic_verdict
 from workflow_lib.evaluate.mtbench import questions as mtbench
 from workflow_lib.evaluate.mtbench.demo import QUESTIONS, REFERENCES, write_demo_data
-from workflow_lib.evaluate.mtbench.judge import JudgmentCache, judge_answers, judge_run
+from workflow_lib.evaluate.mtbench.judge import judge_answers, judge_run
 from workflow_lib.evaluate.mtbench.questions import (
     judge_items,
     load_answers,

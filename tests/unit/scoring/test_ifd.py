@@ -12,10 +12,11 @@ import torch.nn.functional as F
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from workflow_lib.core.jsonio import DataError
+from workflow_lib.data.prompts import ALPACA_INPUT, ALPACA_NO_INPUT
 from workflow_lib.models.tiny import build_tiny_model, synthetic_texts
 from workflow_lib.report.rank_stats import spearman, top_overlap
 from workflow_lib.scoring.ifd import ifd_fields, score_records
-from workflow_lib.scoring.presets import ALPACA_INPUT, ALPACA_NO_INPUT, PRESETS, preset
+from workflow_lib.scoring.presets import PRESETS, preset
 
 WORDS = ("the", "of", "and", "to", "in", "is", "you", "that", "it", "was", "for", "on", "as")
 # Superfiltering's own max_length is 1024 and Cherry's 512; smaller values make truncation and

@@ -1,13 +1,15 @@
-"""A local, deterministic stand-in for an MT-bench judge: an OpenAI chat-completions server on
-127.0.0.1 (stdlib only).
+"""A local, deterministic stand-in for the MT-bench and pairwise judges: an OpenAI
+chat-completions server on 127.0.0.1 (stdlib only).
 
-It is NOT a judge of quality. Its verdict is derived from the graded answer's text (the last
-answer in the judge prompt): rating = 1 + 9·d/(d + 30) rounded down, d = distinct words, so longer,
-more varied answers score higher, and equal answers always get equal ratings. The tests and the
-offline demo use it so that the real protocol path (HTTP, retries, rating parsing, the cache) runs
-without a paid API; scores it produces say nothing about model quality.
+It is NOT a judge of quality. Its verdict is derived from the answers' text: an answer's score is
+1 + 9·d/(d + 30) rounded down, d = distinct words, so longer, more varied answers score higher,
+and equal answers always get equal scores. An MT-bench prompt gets `[[score]]` of the graded
+answer (the last one in the prompt); a pairwise prompt (Assistant 1 and 2) gets the two answers'
+scores on its first line, "s1 s2", so that the reversed order gets the same scores reversed. The
+tests and the offline demo use it so that the real protocol path (HTTP, retries, verdict
+parsing, the cache) runs without a paid API; scores it produces say nothing about model quality.
 
-Switches for failure modes: `no_rating` (verdicts without `[[x]]`), `fail_status`/`fail_first`
+Switches for failure modes: `no_rating` (verdicts without a score), `fail_status`/`fail_first`
 (HTTP errors for the first k requests), `die_after` (stop accepting connections after k answered
 requests, as a crashed server would), `delay_s` (slow answers, for timeouts), `api_key` (require
 `Authorization: Bearer <key>`; a wrong key gets 401 whose body echoes the header sent, as careless
@@ -33,6 +35,10 @@ _ANSWER_PATTERNS = (
     re.compile(r"\[The Start of Assistant's Answer\]\n(.*)\n\[The End of Assistant's Answer\]",
                re.S),
 )
+# The two answers of the pairwise (Superfiltering / Cherry LLM) judge prompt.
+_PAIR_PATTERN = re.compile(
+    r"\[The Start of Assistant 1's Answer\]\n(.*?)\n\n\[The End of Assistant 1's Answer\]\n\n"
+    r"\[The Start of Assistant 2's Answer\]\n(.*)\n\n\[The End of Assistant 2's Answer\]", re.S)
 
 
 def graded_answer(prompt: str) -> str:
@@ -44,12 +50,27 @@ def graded_answer(prompt: str) -> str:
     return prompt
 
 
+def _distinct_words(text: str) -> int:
+    return len(set(re.findall(r"\w+", text.lower())))
+
+
+def _score(distinct: int) -> int:
+    return 1 + 9 * distinct // (distinct + 30)
+
+
 def deterministic_verdict(prompt: str, *, rating: bool = True) -> str:
-    """The stand-in judge's verdict on the answer in `prompt`."""
-    distinct = len(set(re.findall(r"\w+", graded_answer(prompt).lower())))
+    """The stand-in judge's verdict on the answer(s) in `prompt`; `rating=False` leaves the
+    score(s) out."""
+    pair = _PAIR_PATTERN.search(prompt)
+    if pair:
+        first, second = (_distinct_words(answer) for answer in pair.groups())
+        text = ("Deterministic stand-in verdict (not a quality judgment): Assistant 1's answer "
+                f"has {first} distinct words, Assistant 2's {second}.")
+        return f"{_score(first)} {_score(second)}\n{text}" if rating else text
+    distinct = _distinct_words(graded_answer(prompt))
     text = (f"Deterministic stand-in verdict (not a quality judgment): the answer has {distinct} "
             "distinct words.")
-    return f"{text} Rating: [[{1 + 9 * distinct // (distinct + 30)}]]" if rating else text
+    return f"{text} Rating: [[{_score(distinct)}]]" if rating else text
 
 
 class LocalJudge:

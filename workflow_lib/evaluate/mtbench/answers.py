@@ -25,17 +25,19 @@ from workflow_lib.models.identity import model_identity
 from workflow_lib.models.loading import load_model, load_tokenizer
 
 
-def load_chat_model(model_dir: str | os.PathLike, device: str, dtype: str):
+def load_chat_model(model_dir: str | os.PathLike, device: str, dtype: str,
+                    require_chat_template: bool = True):
     """Model (eval mode, on `device`) and left-padding tokenizer (padding with eos without a
-    pad token); UserError without a chat template or a pad/eos token."""
+    pad token); UserError without a pad/eos token, or without a chat template when
+    `require_chat_template`."""
     tokenizer = load_tokenizer(model_dir, padding_side="left", pad_with_eos=True)
-    if not tokenizer.chat_template:
-        raise UserError(f"{model_dir}: the tokenizer has no chat template; MT-bench answers are "
-                        "generated with the model's own chat template")
+    if require_chat_template and not tokenizer.chat_template:
+        raise UserError(f"{model_dir}: the tokenizer has no chat template, which these answers "
+                        "are generated with")
     return load_model(model_dir, dtype=dtype, device=device), tokenizer
 
 
-def _stop_ids(model, tokenizer) -> list[int]:
+def stop_ids(model, tokenizer) -> list[int]:
     """End tokens: the generation config's and the tokenizer's eos."""
     ids = model.generation_config.eos_token_id
     ids = [] if ids is None else [ids] if isinstance(ids, int) else list(ids)
@@ -54,7 +56,7 @@ def _generate(model, tokenizer, conversations: Sequence[list[dict]], temperature
     sampling = {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0} \
         if temperature >= 1e-4 else {"do_sample": False, "temperature": None, "top_p": None,
                                      "top_k": None}
-    out = model.generate(**batch, max_new_tokens=max_new_tokens, eos_token_id=_stop_ids(
+    out = model.generate(**batch, max_new_tokens=max_new_tokens, eos_token_id=stop_ids(
         model, tokenizer), pad_token_id=tokenizer.pad_token_id, **sampling)
     new = out[:, batch["input_ids"].shape[1]:]
     return [tokenizer.decode(ids, skip_special_tokens=True).strip() for ids in new]

@@ -15,16 +15,13 @@ import ast
 import hashlib
 import os
 import re
-import shutil
 import statistics
-import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from workflow_lib.core.errors import UserError
-from workflow_lib.core.jsonio import DataError, atomic_output, read_jsonl, type_name
-from workflow_lib.core.manifest import file_sha256
+from workflow_lib.core.jsonio import DataError, read_jsonl, type_name
+from workflow_lib.data.pinned import PinnedFile, fetch_pinned
 from workflow_lib.evaluate.metrics import MetricRow, RunMetrics
 
 FASTCHAT_COMMIT = "0e6d3e4"
@@ -60,38 +57,10 @@ def fetch_data(out_dir: str | os.PathLike, local_data: str | os.PathLike | None 
     copied from the folder `local_data`, or downloaded from GitHub at FASTCHAT_COMMIT when it is
     None. Downloads, and local files when `check_sha256`, must match the pinned sha256 sums.
     Returns {name: {"source", "sha256"}}."""
-    found = {}
-    for name, (repo_path, sha256) in DATA_FILES.items():
-        target = Path(out_dir) / name
-        if local_data is None:
-            source = RAW_URL.format(commit=FASTCHAT_COMMIT, path=repo_path)
-            _download(source, target)
-        else:
-            source = str(Path(local_data) / name)
-            if not Path(source).is_file():
-                raise UserError(f"{source}: MT-bench file missing (eval.mtbench.local_data must "
-                                "hold question.jsonl, reference_answer/gpt-4.jsonl and "
-                                "judge_prompts.jsonl; null downloads them)")
-            with atomic_output(target, "wb") as fh, open(source, "rb") as src:
-                shutil.copyfileobj(src, fh)
-        digest = file_sha256(target)
-        if (check_sha256 or local_data is None) and digest != sha256:
-            target.unlink()
-            raise UserError(f"{source}: sha256 {digest} differs from FastChat {FASTCHAT_COMMIT}'s "
-                            f"{sha256}")
-        found[name] = {"source": source, "sha256": digest}
-    return found
-
-
-def _download(url: str, target: Path, timeout: float = 60) -> None:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, \
-                atomic_output(target, "wb") as fh:
-            shutil.copyfileobj(response, fh)
-    except OSError as err:
-        raise UserError(f"download of {url} failed ({err}); without network access set "
-                        "eval.mtbench.local_data to a folder with the files"
-                        ) from err
+    files = [PinnedFile(name, RAW_URL.format(commit=FASTCHAT_COMMIT, path=path), sha256)
+             for name, (path, sha256) in DATA_FILES.items()]
+    return fetch_pinned(files, out_dir, local_data, check_sha256, what="MT-bench",
+                        origin=f"FastChat {FASTCHAT_COMMIT}", setting="eval.mtbench.local_data")
 
 
 def _field(record: Mapping, key: str, kind: type | tuple[type, ...], path, line: int):
