@@ -1,6 +1,5 @@
 """Hub downloads: offline fails at once, transient errors are retried, permanent ones are not."""
 
-import os
 import time
 
 import pytest
@@ -49,8 +48,11 @@ def test_permanent_errors_are_not_retried():
 
 def test_unreachable_hub_fails_fast(monkeypatch):
     """Real code path: with hub offline mode the lookup fails at once, without a retry wait
-    (offline mode is a permanent error)."""
-    monkeypatch.setitem(os.environ, "HF_HUB_OFFLINE", "1")
+    (offline mode is a permanent error). The hub library reads HF_HUB_OFFLINE once, at import,
+    so the test sets the library's flag, not the environment variable."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     waits = []
     monkeypatch.setattr(time, "sleep", waits.append)
     with pytest.raises(HubError, match="tatsu-lab/alpaca"):

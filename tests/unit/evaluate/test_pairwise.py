@@ -84,7 +84,7 @@ def endpoint(server: LocalJudge, **kw) -> Endpoint:
 # --- the rule and the score ----------------------------------------------------------------------
 
 SCORES = {">": (7.0, 4.0), "=": (5.0, 5.0), "<": (3.0, 8.0)}  # (A, B) for each relation
-RULE = {  # spec §4: (first order, reversed order) relation of A to B -> A's outcome
+RULE = {  # the reference's rule: (first order, reversed order) relation of A to B -> A's outcome
     (">", ">"): "win", ("=", ">"): "win", (">", "="): "win",
     ("<", "<"): "lose", ("=", "<"): "lose", ("<", "="): "lose",
     (">", "<"): "tie", ("<", ">"): "tie", ("=", "="): "tie"}
