@@ -17,7 +17,7 @@ from tests.support import ROOT
 def test_bpc_bench_runs_on_the_cpu_and_both_paths_agree():
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "bpc_bench.py"), "--tiny", "--corpus", "stdlib",
-         "--limit", "2", "--block-size", "32", "--stride", "8", "--batch-size", "4",
+         "--limit", "1", "--block-size", "32", "--stride", "16", "--batch-size", "8",
          "--rounds", "1", "--threads", "1"],
         capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
