@@ -19,7 +19,7 @@ PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 STRATEGIES="${STRATEGIES:-ddp fsdp deepspeed_zero1 deepspeed_zero2 deepspeed_zero3}"
 LAUNCHER="${LAUNCHER:-torchrun}"
 STEPS="${STEPS:-5}"
-OUT="${OUT:-$ROOT/bench/gpu_smoke}"
+OUT="${OUT:-$ROOT/benchmarks/gpu_smoke}"
 MODEL=smollm2-135m
 RUN="demo-random-64-$MODEL"
 
