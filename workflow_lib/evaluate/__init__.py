@@ -2,6 +2,7 @@
 write through (`registry`, `metrics`), BPC on corpora, lm-eval tasks and metrics, MT-bench
 answers and judging, pairwise judging against a reference run (Superfiltering), and the
 OpenAI-compatible judge client, judgment cache and stand-in server.
-Imports `core`, `data`, `models` and `scoring`; `registry` imports nothing (the Snakefile reads
-it) and `metrics` only `core` and `registry`.
+How evaluation jobs load and place a model (`inference`: device, dtype, device map, GPUs).
+Imports `core`, `data`, `models` and `scoring`; `registry` and `inference` import nothing (the
+Snakefile reads them) and `metrics` only `core` and `registry`.
 """
