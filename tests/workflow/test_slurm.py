@@ -195,3 +195,47 @@ def test_tiny_chain_through_sbatch_equals_the_local_run(local_slurm, tiny_run, t
                    f"({', '.join(f'{r} x{len(i)}' for r, i in sorted(jobs.items()))}), "
                    f"all COMPLETED; outputs equal the local run's ({len(slurm)} files); "
                    f"cluster start {local_slurm:.0f} s, workflow {wall:.0f} s")
+
+
+def test_multi_node_training_asks_for_nodes_one_task_per_node_and_gpus_per_node(tmp_path):
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["train"].update(device="gpu", distributed={"nodes": 2, "gpus_per_node": 8,
+                                                      "strategy": "deepspeed_zero2"})
+    rules = declared_rules(tmp_path, config)
+    for name in ("train", "train_iterit"):
+        resources = rules[name]["resources"]
+        assert {key: resources[key] for key in ("gpu", "nodes", "tasks", "tasks_per_gpu", "mpi",
+                                                "gres")} == {
+            "gpu": 0, "nodes": 2, "tasks": 2, "tasks_per_gpu": 0, "mpi": "srun", "gres": "gpu:8"}
+    assert rules["lmeval"]["resources"]["gpu"] == 1 and "mpi" not in rules["lmeval"]["resources"]
+
+
+@pytest.mark.slow
+def test_two_process_training_job_through_sbatch(local_slurm, tiny_run, tmp_path, summary):
+    """A fine-tune of 2 DDP processes (gloo) as one SLURM job: the selections and the base model
+    come from the local tiny run, the changed `train.distributed` reruns the training job."""
+    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    copy_run(tiny_run, tmp_path, items=("corpus.jsonl", "results", "resources", ".snakemake"))
+    config = yaml.safe_load((tiny_run / "config.yaml").read_text())
+    config["experiments"][0]["methods"] = ["random"]
+    config["train"]["distributed"] = {"gpus_per_node": 2}
+    write_config(tmp_path, config)
+    run = "demo-random-10-tiny"
+    cmd = [*SNAKEMAKE, "--directory", str(tmp_path), "--configfile",
+           str(tmp_path / "config.yaml"), "--workflow-profile", str(PROFILE),
+           "--max-threads", str(os.cpu_count()), "--slurm-init-seconds-before-status-checks", "5",
+           *single_node_overrides(profile, node_memory_mb() // 2), f"results/models/{run}"]
+    start = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=900,
+                          check=False)
+    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    jobs = submitted_jobs(tmp_path)
+    assert {rule: len(ids) for rule, ids in jobs.items()} == {"train": 1}
+    record = scontrol_job(jobs["train"][0])
+    assert record["JobState"] == "COMPLETED", record
+    manifest = json.loads((tmp_path / "results" / "models" / run / "manifest.json").read_text())
+    assert (manifest["batch"]["world_size"], manifest["batch"]["launcher"]) == (2, "torchrun")
+    log = (tmp_path / "logs" / "train" / f"{run}.log").read_text()
+    assert "torch.distributed.run --nproc_per_node 2 --standalone" in log
+    summary.append(f"SLURM: a 2-process DDP fine-tune as one sbatch job, COMPLETED in "
+                   f"{time.monotonic() - start:.0f} s")

@@ -189,7 +189,8 @@ def train_run(*, run: str, selection: str, base_model: str, train: dict, out_dir
     """Fine-tune `base_model` on the canonical JSONL `selection` with the `train` recipe into
     `out_dir` (model + axolotl.yaml + manifest.json); returns the manifest.
 
-    `overrides` are Axolotl keys set over the rendered config (after `train.extra`);
+    `overrides` are Axolotl keys set over the rendered config (after `train.extra`; their
+    `plugins` are added to the rendered ones);
     `collect(work_dir, out_dir)`, called after training, moves further outputs into `out_dir` and
     returns fields for the manifest."""
     start = time.perf_counter()
@@ -197,7 +198,9 @@ def train_run(*, run: str, selection: str, base_model: str, train: dict, out_dir
     cfg = render_axolotl_config(train, base_model=base_model, dataset=selection,
                                 output_dir=str(work / "output"),
                                 prepared_dir=str(work / "prepared"))
-    cfg.update(overrides or {})
+    overrides = dict(overrides or {})
+    plugins = cfg.get("plugins", []) + overrides.pop("plugins", [])
+    cfg.update(overrides, **({"plugins": plugins} if plugins else {}))
     config_text = write_axolotl_config(out / CONFIG_NAME, cfg)
     selection_sha = file_sha256(selection)
     if prepare_work_dir(work, config_text, selection_sha):

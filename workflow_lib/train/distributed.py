@@ -41,10 +41,12 @@ FSDP_SETTINGS = {
     },
 }
 
-# Axolotl (0.19, normalize_config) places each process's model on device LOCAL_RANK, a GPU index,
-# which fails without GPUs; a CPU-only `max_memory` makes its loader map the whole model to the
-# CPU instead (a placement budget for accelerate's device map, not an allocation).
-CPU_PROCESSES = {"max_memory": {"cpu": "1024GiB"}}
+# Several CPU processes: Axolotl (0.19, normalize_config) places each process's model on device
+# LOCAL_RANK, a GPU index, which fails without GPUs; a CPU-only `max_memory` makes its loader map
+# the whole model to the CPU instead (a placement budget for accelerate's device map, not an
+# allocation). The plugin lets the Trainer resume such a run (axolotl_plugin/cpu_processes.py).
+CPU_PROCESSES = {"max_memory": {"cpu": "1024GiB"},
+                 "plugins": ["workflow_lib.axolotl_plugin.cpu_processes.CPUProcessesPlugin"]}
 
 
 def process_env(train: dict, threads: int | None) -> dict[str, str]:
