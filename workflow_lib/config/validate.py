@@ -15,7 +15,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from workflow_lib.config.batch import resolve_batch
+from workflow_lib.config.batch import launch_problems, resolve_batch
 from workflow_lib.config.grid import method_kind, pools_of_kind
 from workflow_lib.core.errors import ConfigError
 from workflow_lib.select.registry import KINDS
@@ -84,7 +84,8 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     )
     problems = list(dict.fromkeys(_describe(e) for e in errors))
     if not problems:
-        problems = _reference_problems(config) + resolve_batch(config["train"])
+        train = config["train"]
+        problems = _reference_problems(config) + resolve_batch(train) + launch_problems(train)
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     return config

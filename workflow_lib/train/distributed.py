@@ -96,10 +96,9 @@ def launcher_command(tools_python: str, train: dict, config_path: str) -> list[s
                        "--rdzv_endpoint", f"{socket.gethostname()}:{dist['rdzv_port']}",
                        "--rdzv_id", "sieve"]
     else:
-        launch = [tools_python, "-m", "accelerate.commands.launch",
+        # GPUs only (config.batch.launch_problems: CPU processes would need MPI)
+        launch = [tools_python, "-m", "accelerate.commands.launch", "--multi_gpu",
                   "--num_processes", str(nodes * per_node), "--num_machines", str(nodes)]
-        if train["device"] == "gpu":
-            launch += ["--multi_gpu"]
         if nodes > 1:
             launch += ["--machine_rank", "$SLURM_NODEID", "--main_process_ip",
                        socket.gethostname(), "--main_process_port", str(dist["rdzv_port"]),

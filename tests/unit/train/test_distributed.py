@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from safetensors.torch import load_file
 
 from tests.support import ROOT, TOOLS_PYTHON, train_block
 from workflow_lib.config.validate import validate_config
@@ -46,6 +47,8 @@ def test_gradient_accumulation_is_derived_from_the_global_batch():
      "train.gradient_accumulation_steps: 4 contradicts global_batch_size 128"),
     ({"distributed": {"strategy": "zero3"}}, "train.distributed.strategy:"),
     ({"distributed": {"launcher": "mpirun"}}, "train.distributed.launcher:"),
+    ({"distributed": {"gpus_per_node": 2, "launcher": "accelerate"}},
+     "train.distributed.launcher: accelerate starts several CPU processes only through MPI"),
 ])
 def test_batch_and_distributed_problems_name_the_key(train, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
@@ -144,8 +147,8 @@ def test_launchers_start_one_process_per_gpu_and_one_launcher_per_node(monkeypat
     accelerate = train_block(device="gpu", distributed={"gpus_per_node": 4,
                                                         "launcher": "accelerate"})
     assert launcher_command("py", accelerate, "a.yaml") == [
-        "py", "-m", "accelerate.commands.launch", "--num_processes", "4", "--num_machines", "1",
-        "--multi_gpu", "-m", "axolotl.cli.train", "a.yaml"]
+        "py", "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "4",
+        "--num_machines", "1", "-m", "axolotl.cli.train", "a.yaml"]
     nodes = train_block(device="gpu", distributed={"nodes": 2, "gpus_per_node": 8,
                                                    "rdzv_port": 29600})
     cmd = launcher_command("py", nodes, "a.yaml")
@@ -156,7 +159,7 @@ def test_launchers_start_one_process_per_gpu_and_one_launcher_per_node(monkeypat
                        "-m axolotl.cli.train a.yaml")
     nodes["distributed"]["launcher"] = "accelerate"
     script = launcher_command("py", nodes, "a.yaml")[10]
-    assert "--num_processes 16 --num_machines 2 --multi_gpu --machine_rank $SLURM_NODEID " \
+    assert "--multi_gpu --num_processes 16 --num_machines 2 --machine_rank $SLURM_NODEID " \
            "--main_process_ip node01 --main_process_port 29600" in script
 
 
@@ -243,5 +246,12 @@ def test_two_process_run_resumes_after_a_kill_and_matches_one_process(tmp_path, 
     # 4 steps, while a step's update moves the loss by ~0.15 and a run in which each process
     # trains alone on a batch of 2 differs by ~0.04 from step 1 on (measured).
     assert diff < 2e-3, (two, one)
+    # The weights after the 4 steps, compared exactly: float32 sums in another order move them
+    # by ~1e-7; a run whose processes trained alone moves them by ~5e-3 (measured).
+    weights = [load_file(tmp_path / name / "out" / "model.safetensors") for name in ("ddp",
+                                                                                    "single")]
+    weight_diff = max(float((weights[0][k] - weights[1][k]).abs().max()) for k in weights[0])
+    assert weight_diff < 1e-4
     summary.append(f"DDP on CPU: 2 processes vs 1 with global batch 4, step losses {two} vs "
-                   f"{one}: max difference {diff:.4f}; resumed from checkpoint-2")
+                   f"{one} (max difference {diff:.4f}), final weights within {weight_diff:.1e}; "
+                   "the 2-process run resumed from checkpoint-2")
