@@ -50,11 +50,13 @@ CPU_PROCESSES = {"max_memory": {"cpu": "1024GiB"},
 
 
 def process_env(train: dict, threads: int | None) -> dict[str, str]:
-    """Environment of the training processes: each process's share of the job's threads, and
-    for several CPU processes `ACCELERATE_USE_CPU` (without it the Trainer sees no GPU, does not
-    join the process group and every process trains alone on all the data)."""
-    per_process = max((threads or 1) // train["distributed"]["gpus_per_node"], 1)
-    env = {"OMP_NUM_THREADS": str(per_process), "MKL_NUM_THREADS": str(per_process)}
+    """Environment of the training processes: each process's share of the job's threads (when
+    given), and for several CPU processes `ACCELERATE_USE_CPU` (without it the Trainer sees no
+    GPU, does not join the process group and every process trains alone on all the data)."""
+    env = {}
+    if threads:
+        per_process = str(max(threads // train["distributed"]["gpus_per_node"], 1))
+        env.update(OMP_NUM_THREADS=per_process, MKL_NUM_THREADS=per_process)
     if train["device"] == "cpu" and world_size(train) > 1:
         env["ACCELERATE_USE_CPU"] = "true"
     return env

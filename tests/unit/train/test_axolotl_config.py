@@ -227,17 +227,17 @@ def test_tiny_lora_run_is_merged_into_a_loadable_model(tiny_inputs, tmp_path):
 def test_restarted_run_resumes_from_its_checkpoint(tiny_inputs, tmp_path, monkeypatch, capsys):
     """The first attempt dies after its step-2 checkpoint; the retry trains steps 3-4 only."""
     data, model = tiny_inputs
-    real_run = training.run_axolotl
+    real_run = training.run_command
 
-    def killed_after_step_2(python, module, args, env, log_path=None):
-        real_run(python, module, [*args, "--max_steps=2"], env, log_path)
+    def killed_after_step_2(cmd, env, log_path=None):
+        real_run([*cmd, "--max_steps=2"], env, log_path)
         raise UserError("killed")
 
-    monkeypatch.setattr(training, "run_axolotl", killed_after_step_2)
+    monkeypatch.setattr(training, "run_command", killed_after_step_2)
     with pytest.raises(UserError, match="killed"):
         tiny_run(tmp_path, data, model, save_steps=2, extra={"max_steps": 4})
     assert (tmp_path / "work" / "output" / "checkpoint-2" / training.TRAINER_STATE).is_file()
-    monkeypatch.setattr(training, "run_axolotl", real_run)
+    monkeypatch.setattr(training, "run_command", real_run)
     capsys.readouterr()
 
     manifest = tiny_run(tmp_path, data, model, save_steps=2, extra={"max_steps": 4})
