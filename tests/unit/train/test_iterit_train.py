@@ -87,11 +87,13 @@ def test_subset_size_and_whole_run_steps():
         subset_size(10, Budget(0.05))
     assert total_steps(120, 2, 2, 1) == 120 and total_steps(2600, 3, 1, 32) == 3 * 81
     assert total_steps(3, 2, 4, 8) == 2      # at least one step per epoch
+    # 2 processes: 120 rows in 60 batches of 2, 30 per process: 30 steps per epoch
+    assert total_steps(120, 2, 2, 1, world_size=2) == 60
+    assert total_steps(9, 1, 2, 1, world_size=2) == 3   # 5 batches: 3 for process 0
 
 
 def test_overrides_keep_one_row_per_record_and_set_the_whole_run():
-    train = {"sequence_len": 512, "seed": 42, "micro_batch_size": 2,
-             "gradient_accumulation_steps": 1}
+    train = train_block(sequence_len=512, seed=42, micro_batch_size=2)
     o = iterit_overrides(METHOD, train, pool="p.jsonl", m=120, out_dir="w/iterit")
     assert o["plugins"] == ["workflow_lib.axolotl_plugin.iterit.IterITPlugin"]
     assert o["max_steps"] == 120 and o["num_epochs"] == 2
