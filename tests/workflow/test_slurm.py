@@ -221,10 +221,10 @@ def test_two_process_training_job_through_sbatch(local_slurm, tiny_run, tmp_path
     config["train"]["distributed"] = {"gpus_per_node": 2}
     write_config(tmp_path, config)
     run = "demo-random-10-tiny"
-    cmd = [*SNAKEMAKE, "--directory", str(tmp_path), "--configfile",
+    cmd = [*SNAKEMAKE, f"results/models/{run}", "--directory", str(tmp_path), "--configfile",
            str(tmp_path / "config.yaml"), "--workflow-profile", str(PROFILE),
            "--max-threads", str(os.cpu_count()), "--slurm-init-seconds-before-status-checks", "5",
-           *single_node_overrides(profile, node_memory_mb() // 2), f"results/models/{run}"]
+           *single_node_overrides(profile, node_memory_mb() // 2)]
     start = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=900,
                           check=False)
