@@ -244,6 +244,27 @@ def gpus_per_job():
     return int(config["train"]["device"] == "gpu")
 
 
+def train_resources():
+    """What a training job asks the scheduler for beyond memory and time: a GPU per process
+    of a node (train.device gpu); on several nodes, also the nodes, one task per node and
+    `mpi` (the SLURM plugin then runs the job without wrapping it in an srun step, so that
+    its own `srun` starts one launcher per node), with the GPUs per node as `gres`."""
+    dist = config["train"]["distributed"]
+    per_node = dist["gpus_per_node"] * gpus_per_job()
+    if dist["nodes"] == 1:
+        return {"gpu": per_node}
+    resources = {
+        "gpu": 0,
+        "nodes": dist["nodes"],
+        "tasks": dist["nodes"],
+        "tasks_per_gpu": 0,  # no --ntasks-per-gpu (the plugin derives it from tasks otherwise)
+        "mpi": "srun",
+    }
+    if per_node:
+        resources["gres"] = f"gpu:{per_node}"
+    return resources
+
+
 def eval_device():
     """Torch device of evaluation jobs (train.device decides, as for training)."""
     return _eval_device(config)

@@ -22,9 +22,9 @@ rule train:
         run=_alternatives(FINETUNE_RUNS),
     threads: 2
     resources:
+        **train_resources(),
         mem_mb=8000,
         runtime=120,
-        gpu=gpus_per_job(),
     conda:
         "../envs/train.yaml"
     script:

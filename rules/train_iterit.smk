@@ -50,9 +50,9 @@ rule train_iterit:
         run=_alternatives(ITERIT_RUNS),
     threads: 2
     resources:
+        **train_resources(),
         mem_mb=8000,
         runtime=240,
-        gpu=gpus_per_job(),
     conda:
         "../envs/train.yaml"
     script:

@@ -1,6 +1,7 @@
 """Cluster execution: every rule declares what a scheduler needs, and the tiny chain runs for real
-through `sbatch` on a private single-node Slurm (tests/workflow/slurm/local_slurm.sh) with
-profiles/slurm, producing the same outputs as the local run."""
+through `sbatch` on a private two-node Slurm on this host (tests/workflow/slurm/local_slurm.sh)
+with profiles/slurm, producing the same outputs as the local run; a training job spans both
+nodes."""
 
 from __future__ import annotations
 
@@ -106,7 +107,7 @@ def test_profile_resources_name_existing_rules(demo_rules):
 
 @pytest.fixture(scope="module")
 def local_slurm():
-    """A running single-node Slurm started by tests/workflow/slurm/local_slurm.sh (stopped
+    """A running two-node Slurm started by tests/workflow/slurm/local_slurm.sh (stopped
     afterwards), or a skip that says why there is none."""
     if os.geteuid() != 0:
         pytest.skip("the SLURM test needs root: it installs and starts munged, slurmctld, slurmd")
@@ -128,7 +129,7 @@ def node_memory_mb() -> int:
 
 
 def single_node_overrides(profile: dict, mem_cap: int) -> list[str]:
-    """The profile's set-resources with memory capped so that two jobs fit on this one node
+    """The profile's set-resources with memory capped so that two jobs fit on one local node
     (a command-line --set-resources replaces the profile's whole map, so all of it is given)."""
     items = []
     for rule, resources in profile["set-resources"].items():
@@ -165,7 +166,7 @@ def test_tiny_chain_through_sbatch_equals_the_local_run(local_slurm, tiny_run, t
            str(tmp_path / "config.yaml"), "--workflow-profile", str(PROFILE),
            "--slurm-partition-config", str(PROFILE / "partitions.yaml"),
            # threads as in the local run (same arithmetic, same bytes), memory for two jobs at
-           # once on the one node, status polls every few seconds
+           # once on a node, status polls every few seconds
            "--max-threads", str(os.cpu_count()), "--slurm-init-seconds-before-status-checks", "5",
            *single_node_overrides(profile, node_memory_mb() // 2)]
     start = time.monotonic()
@@ -195,3 +196,53 @@ def test_tiny_chain_through_sbatch_equals_the_local_run(local_slurm, tiny_run, t
                    f"({', '.join(f'{r} x{len(i)}' for r, i in sorted(jobs.items()))}), "
                    f"all COMPLETED; outputs equal the local run's ({len(slurm)} files); "
                    f"cluster start {local_slurm:.0f} s, workflow {wall:.0f} s")
+
+
+def test_multi_node_training_asks_for_nodes_one_task_per_node_and_gpus_per_node(tmp_path):
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["train"].update(device="gpu", distributed={"nodes": 2, "gpus_per_node": 8,
+                                                      "strategy": "deepspeed_zero2"})
+    rules = declared_rules(tmp_path, config)
+    for name in ("train", "train_iterit"):
+        resources = rules[name]["resources"]
+        assert {key: resources[key] for key in ("gpu", "nodes", "tasks", "tasks_per_gpu", "mpi",
+                                                "gres")} == {
+            "gpu": 0, "nodes": 2, "tasks": 2, "tasks_per_gpu": 0, "mpi": "srun", "gres": "gpu:8"}
+    assert rules["lmeval"]["resources"]["gpu"] == 1 and "mpi" not in rules["lmeval"]["resources"]
+
+
+@pytest.mark.slow
+def test_two_node_training_job_through_sbatch(local_slurm, tiny_run, tmp_path, summary):
+    """A fine-tune on 2 nodes × 1 process (DDP, gloo) as one SLURM job: the plugin submits it
+    with --nodes=2 --ntasks=2 and runs the job's script without an srun of its own (`mpi`); the
+    script's `srun` starts one torchrun per node, which meet at the c10d rendezvous on the first.
+    The selections and the base model come from the local tiny run; the changed
+    `train.distributed` reruns the training job only."""
+    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    copy_run(tiny_run, tmp_path, items=("corpus.jsonl", "results", "resources", ".snakemake"))
+    config = yaml.safe_load((tiny_run / "config.yaml").read_text())
+    config["experiments"][0]["methods"] = ["random"]
+    config["train"]["distributed"] = {"nodes": 2, "gpus_per_node": 1}
+    write_config(tmp_path, config)
+    run = "demo-random-10-tiny"
+    cmd = [*SNAKEMAKE, f"results/models/{run}", "--directory", str(tmp_path), "--configfile",
+           str(tmp_path / "config.yaml"), "--workflow-profile", str(PROFILE),
+           "--max-threads", str(os.cpu_count()), "--slurm-init-seconds-before-status-checks", "5",
+           *single_node_overrides(profile, node_memory_mb() // 2)]
+    start = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=900,
+                          check=False)
+    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    jobs = submitted_jobs(tmp_path)
+    assert {rule: len(ids) for rule, ids in jobs.items()} == {"train": 1}
+    record = scontrol_job(jobs["train"][0])
+    assert (record["JobState"], record["NumNodes"], record["NumTasks"]) == ("COMPLETED", "2",
+                                                                            "2"), record
+    manifest = json.loads((tmp_path / "results" / "models" / run / "manifest.json").read_text())
+    assert {key: manifest["batch"][key] for key in ("world_size", "nodes", "launcher")} == {
+        "world_size": 2, "nodes": 2, "launcher": "torchrun"}
+    log = (tmp_path / "logs" / "train" / f"{run}.log").read_text()
+    assert re.search(r"running srun --nodes 2 --ntasks 2 --ntasks-per-node 1 .* --nnodes 2 "
+                     r"--rdzv_backend c10d --rdzv_endpoint \S+:29500", log)
+    summary.append(f"SLURM: a DDP fine-tune on 2 nodes x 1 process as one sbatch job "
+                   f"(--nodes=2 --ntasks=2), COMPLETED in {time.monotonic() - start:.0f} s")

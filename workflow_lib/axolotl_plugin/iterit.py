@@ -12,6 +12,9 @@ Trainer iterates the epoch's dataloader (transformers 5 calls `on_epoch_begin`, 
 `iter(dataloader)`). The sampler's length is m, so every epoch has the same number of steps.
 The dataset must keep one row per record, in file order: the renderer turns off shuffling and
 packing and truncates instead of dropping long rows, and this plugin checks the row count.
+Under several processes every process runs the same schedule (its data loader takes its share
+of the epoch's batches), re-scoring is sharded over them and process 0 writes the files
+(`iterit_schedule`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pydantic import BaseModel
 from transformers import TrainerCallback
 
 from workflow_lib.core.jsonio import read_jsonl, write_json
-from workflow_lib.select.iterit.schedule import IterITSchedule, IterITSettings
+from workflow_lib.select.iterit.schedule import IterITSchedule, IterITSettings, steps_per_epoch
 
 
 class IterITArgs(BaseModel):
@@ -47,7 +50,8 @@ class IterITCallback(TrainerCallback):
         self.schedule.end_epoch(self.epoch)
 
     def on_train_end(self, args, state, control, **kwargs):
-        write_json(self.schedule.out / "log_history.json", state.log_history)
+        if self.schedule.rank == 0:
+            write_json(self.schedule.out / "log_history.json", state.log_history)
 
 
 class IterITPlugin(BasePlugin):
@@ -71,6 +75,6 @@ class IterITPlugin(BasePlugin):
             return schedule.sampler
 
         trainer._get_train_sampler = train_sampler
-        batches = -(-spec["m"] // trainer.args.per_device_train_batch_size)
-        steps_per_epoch = max(batches // trainer.args.gradient_accumulation_steps, 1)
-        return [IterITCallback(schedule, steps_per_epoch)]
+        steps = steps_per_epoch(spec["m"], trainer.args.per_device_train_batch_size,
+                                trainer.args.gradient_accumulation_steps, trainer.args.world_size)
+        return [IterITCallback(schedule, steps)]

@@ -15,6 +15,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from workflow_lib.config.batch import launch_problems, resolve_batch
 from workflow_lib.config.grid import method_kind, pools_of_kind
 from workflow_lib.core.errors import ConfigError
 from workflow_lib.evaluate.inference import inference_problems
@@ -84,7 +85,8 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     )
     problems = list(dict.fromkeys(_describe(e) for e in errors))
     if not problems:
-        problems = _reference_problems(config)
+        train = config["train"]
+        problems = _reference_problems(config) + resolve_batch(train) + launch_problems(train)
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     return config
@@ -123,6 +125,12 @@ def _reference_problems(config: dict) -> list[str]:
         if during and "all" in exp["budgets"]:
             problems.append(f"experiments.{i}.budgets: 'all' cannot be the per-epoch budget of "
                             f"{', '.join(during)} (selection during training)")
+        strategy = config["train"]["distributed"]["strategy"]
+        if during and strategy in ("fsdp", "deepspeed_zero3"):
+            problems.append(f"train.distributed.strategy: {strategy} shards the parameters, and "
+                            f"{', '.join(during)} (selection during training) re-score records on "
+                            "every process with whole weights: use ddp, deepspeed_zero1 or "
+                            "deepspeed_zero2")
         if during and not exp["base_models"]:
             problems.append(f"experiments.{i}.base_models: needed by {', '.join(during)} "
                             "(selection during training): name a model of `models`")

@@ -2,7 +2,9 @@
 
 Canonical records are trained with Axolotl's `chat_template` dataset type and the base model's own
 chat template, on the assistant turns only. Checkpoints go to `output_dir` and a restarted run
-resumes from the newest one (`auto_resume_from_checkpoints`).
+resumes from the newest one (`auto_resume_from_checkpoints`). `gradient_accumulation_steps` is
+the validated config's (derived from `global_batch_size` where a recipe states it), and the
+strategy of `train.distributed` adds its FSDP or DeepSpeed keys (`distributed.py`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import yaml
 
 from workflow_lib.core.jsonio import atomic_output
+from workflow_lib.train.distributed import distributed_settings
 
 # Required on CPU: unset bf16/fp16 makes Axolotl switch fp16 on, and the LoRA kernels are CUDA-only.
 CPU_SETTINGS = {
@@ -71,9 +74,8 @@ def render_axolotl_config(train: dict, *, base_model: str, dataset: str, output_
         **checkpointing(train["save_steps"]),
         **adapter_settings(train),
         **(CPU_SETTINGS if train["device"] == "cpu" else GPU_SETTINGS),
+        **distributed_settings(train),
     }
-    if train["deepspeed"]:
-        cfg["deepspeed"] = train["deepspeed"]
     return {**cfg, **train["extra"]}
 
 

@@ -24,12 +24,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from workflow_lib.config.batch import world_size
 from workflow_lib.core.errors import UserError
 from workflow_lib.core.jsonio import read_jsonl
 from workflow_lib.core.manifest import file_sha256, write_manifest
 from workflow_lib.core.tool_env import tool_env
 from workflow_lib.models.identity import MODEL_FILES, model_fingerprint, model_identity
 from workflow_lib.train.axolotl_config import render_axolotl_config, write_axolotl_config
+from workflow_lib.train.distributed import launcher_command, process_env
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,8 @@ TRAINER_STATE = "trainer_state.json"  # the Trainer writes it last: a checkpoint
 # Axolotl prints the Trainer's logs as Python dict literals: per-step `{'loss': ...}` and the
 # final `{'train_runtime': ..., 'train_loss': ...}`.
 _METRICS_LINE = re.compile(r"\{'(?:loss|train_runtime)': .*\}")
+# What the Trainer prints when it was started by a launcher but does not use DDP.
+_NOT_DISTRIBUTED = "parallel_mode != ParallelMode.DISTRIBUTED"
 
 
 def axolotl_env(offline: bool, threads: int | None = None) -> dict[str, str]:
@@ -50,16 +54,22 @@ def axolotl_env(offline: bool, threads: int | None = None) -> dict[str, str]:
 
 def run_axolotl(tools_python: str, module: str, args: list[str], env: dict[str, str],
                 log_path: str | None = None) -> list[str]:
-    """Run `tools_python -m module *args`, copying its output to stderr (the job log) as it
-    comes; returns the output lines. Raises UserError naming the log if it exits non-zero."""
-    cmd = [tools_python, "-m", module, *args]
+    """Run `tools_python -m module *args` (see `run_command`)."""
+    return run_command([tools_python, "-m", module, *args], env, log_path)
+
+
+def run_command(cmd: list[str], env: dict[str, str], log_path: str | None = None) -> list[str]:
+    """Run `cmd`, copying its output to stderr (the job log) as it comes; returns the output
+    lines. Raises UserError naming the log if it exits non-zero."""
+    # named by its (last) Python module: axolotl.cli.train also under a launcher
+    module = next((cmd[i + 1] for i in reversed(range(len(cmd) - 1)) if cmd[i] == "-m"), cmd[0])
     log.info("running %s", " ".join(cmd))
     try:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
                                 text=True, errors="replace")
     except OSError as err:
-        raise UserError(f"cannot run the tools interpreter {tools_python!r} ({err}); "
-                        "`make tools` builds .venv-tools, or set tools_python") from None
+        raise UserError(f"cannot run {cmd[0]!r} ({err}); `make tools` builds .venv-tools, "
+                        "or set tools_python") from None
     lines = []
     for line in proc.stdout:
         sys.stderr.write(line)
@@ -73,16 +83,33 @@ def run_axolotl(tools_python: str, module: str, args: list[str], env: dict[str, 
 
 
 def training_metrics(lines: list[str]) -> dict:
-    """Step losses and the final summary (runtime, mean train loss) from Axolotl's output."""
+    """Step losses and the final summary (runtime, mean train loss) from Axolotl's output. A
+    step printed more than once is kept once. Raises UserError when processes started by a
+    launcher did not train as one data-parallel group."""
+    if any(_NOT_DISTRIBUTED in line for line in lines):
+        raise UserError("the training processes did not form one data-parallel group (the "
+                        f"Trainer says {_NOT_DISTRIBUTED!r}): each would train alone on all data")
     records = [ast.literal_eval(m.group()) for line in lines
                if (m := _METRICS_LINE.search(line))]
-    steps = [float(r["loss"]) for r in records if "loss" in r]
+    steps = [float(r["loss"]) for r in _first_of_each_step(records) if "loss" in r]
     summary = next((r for r in reversed(records) if "train_loss" in r), {})
     return {
         "train_loss": float(summary["train_loss"]) if summary else None,
         "train_runtime_s": float(summary["train_runtime"]) if summary else None,
         "logged_losses": steps,
     }
+
+
+def _first_of_each_step(records: list[dict]) -> list[dict]:
+    """The records in order, each step's once (a step's records printed by several processes
+    share its loss, epoch and learning rate)."""
+    seen, kept = set(), []
+    for record in records:
+        key = (record.get("loss"), record.get("epoch"), record.get("learning_rate"))
+        if key not in seen:
+            seen.add(key)
+            kept.append(record)
+    return kept
 
 
 def prepare_work_dir(work_dir: Path, config_text: str, selection_sha256: str) -> bool:
@@ -133,6 +160,18 @@ def place_model(src: Path, out_dir: Path) -> list[str]:
     return [p.name for p in files]
 
 
+def batch_summary(train: dict) -> dict:
+    """How the run's global batch is made: micro batch × gradient accumulation × world size,
+    with the strategy and launcher that ran the processes."""
+    dist = train["distributed"]
+    return {"global_batch_size": train["global_batch_size"],
+            "micro_batch_size": train["micro_batch_size"],
+            "gradient_accumulation_steps": train["gradient_accumulation_steps"],
+            "world_size": world_size(train), "nodes": dist["nodes"],
+            "gpus_per_node": dist["gpus_per_node"], "strategy": dist["strategy"],
+            "launcher": dist["launcher"] if world_size(train) > 1 else None}
+
+
 def job_arguments(smk) -> dict:
     """The `train_run` arguments every training rule passes the same way, from its Snakemake
     job object (wildcards.run, input.base_model, params.train/work_dir/offline, the output
@@ -150,7 +189,8 @@ def train_run(*, run: str, selection: str, base_model: str, train: dict, out_dir
     """Fine-tune `base_model` on the canonical JSONL `selection` with the `train` recipe into
     `out_dir` (model + axolotl.yaml + manifest.json); returns the manifest.
 
-    `overrides` are Axolotl keys set over the rendered config (after `train.extra`);
+    `overrides` are Axolotl keys set over the rendered config (after `train.extra`; their
+    `plugins` are added to the rendered ones);
     `collect(work_dir, out_dir)`, called after training, moves further outputs into `out_dir` and
     returns fields for the manifest."""
     start = time.perf_counter()
@@ -158,16 +198,18 @@ def train_run(*, run: str, selection: str, base_model: str, train: dict, out_dir
     cfg = render_axolotl_config(train, base_model=base_model, dataset=selection,
                                 output_dir=str(work / "output"),
                                 prepared_dir=str(work / "prepared"))
-    cfg.update(overrides or {})
+    overrides = dict(overrides or {})
+    plugins = cfg.get("plugins", []) + overrides.pop("plugins", [])
+    cfg.update(overrides, **({"plugins": plugins} if plugins else {}))
     config_text = write_axolotl_config(out / CONFIG_NAME, cfg)
     selection_sha = file_sha256(selection)
     if prepare_work_dir(work, config_text, selection_sha):
         log.info("resuming %s from the checkpoint in %s", run, work / "output")
     config_path = work / CONFIG_NAME
     config_path.write_text(config_text, encoding="utf-8")
-    env = axolotl_env(offline, threads)
+    env = {**axolotl_env(offline, threads), **process_env(train, threads)}
     metrics = training_metrics(
-        run_axolotl(tools_python, "axolotl.cli.train", [str(config_path)], env, log_path))
+        run_command(launcher_command(tools_python, train, str(config_path)), env, log_path))
     if metrics["train_loss"] is not None and not math.isfinite(metrics["train_loss"]):
         raise UserError(f"training {run} gave a non-finite loss ({metrics['train_loss']}); "
                         f"see {log_path or 'the log'}")
@@ -185,6 +227,7 @@ def train_run(*, run: str, selection: str, base_model: str, train: dict, out_dir
         base_model=model_identity(base_model),
         model_fingerprint=model_fingerprint(out),
         train=train,
+        batch=batch_summary(train),
         n_records=sum(1 for _ in read_jsonl(selection)),
         metrics=metrics,
         files=files,

@@ -2,7 +2,8 @@
 
 The run is a regular `training.train_run` on the pool with the IterIT plugin
 (`iterit_plugin`) switched on and these Axolotl keys set:
-- `max_steps = epochs · max(floor(ceil(m / micro_batch) / grad_acc), 1)` (the reference's),
+- `max_steps = epochs · max(floor(ceil(ceil(m / micro_batch) / world_size) / grad_acc), 1)`
+  (the reference's, with each of the world_size processes drawing its share of the batches),
   so the learning-rate schedule (warmup, decay) spans the whole run, and `num_epochs`;
 - no sample packing, no shuffling of the prepared dataset, long rows truncated rather than
   dropped, `dataloader_drop_last: false` (rows must map one-to-one to records; m need not be a
@@ -14,14 +15,14 @@ an `iterit` block with m, the settings and per-epoch scoring/selection/training 
 from __future__ import annotations
 
 import json
-import math
 import shutil
 from pathlib import Path
 
+from workflow_lib.config.batch import world_size
 from workflow_lib.core.jsonio import read_jsonl
 from workflow_lib.core.manifest import file_sha256
 from workflow_lib.select.budget import Budget
-from workflow_lib.select.iterit.schedule import epoch_summary
+from workflow_lib.select.iterit.schedule import epoch_summary, steps_per_epoch
 from workflow_lib.select.registry import selection_kind
 from workflow_lib.train.axolotl_run import train_run
 
@@ -37,9 +38,11 @@ def subset_size(n_records: int, budget: Budget) -> int:
     return budget.count(n_records, ITERIT.rounding)
 
 
-def total_steps(m: int, epochs: int, micro_batch_size: int, grad_acc: int) -> int:
-    """Optimizer steps of the whole run (the reference's `max_steps`)."""
-    return epochs * max(math.ceil(m / micro_batch_size) // grad_acc, 1)
+def total_steps(m: int, epochs: int, micro_batch_size: int, grad_acc: int,
+                world_size: int = 1) -> int:
+    """Optimizer steps of the whole run (the reference's `max_steps`; with several processes,
+    each draws its share of the epoch's batches)."""
+    return epochs * steps_per_epoch(m, micro_batch_size, grad_acc, world_size)
 
 
 def iterit_overrides(method: dict, train: dict, *, pool: str, m: int, out_dir: str,
@@ -52,7 +55,7 @@ def iterit_overrides(method: dict, train: dict, *, pool: str, m: int, out_dir: s
                    "seed": train["seed"], "out_dir": out_dir, "initial_scores": initial_scores},
         "num_epochs": method["num_epochs"],
         "max_steps": total_steps(m, method["num_epochs"], train["micro_batch_size"],
-                                 train["gradient_accumulation_steps"]),
+                                 train["gradient_accumulation_steps"], world_size(train)),
         "sample_packing": False,
         "pad_to_sequence_len": False,
         "shuffle_merged_datasets": False,

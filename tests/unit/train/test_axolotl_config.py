@@ -44,10 +44,10 @@ def test_cpu_variant_turns_off_mixed_precision_and_cuda_kernels():
 
 
 def test_gpu_variant_uses_bf16_flash_attention_and_deepspeed():
-    cfg = render(device="gpu", deepspeed="deepspeed_configs/zero2.json")
+    cfg = render(device="gpu", distributed={"gpus_per_node": 2, "strategy": "deepspeed_zero2"})
     assert cfg["bf16"] == "auto"
     assert cfg["attn_implementation"] == "flash_attention_2"
-    assert cfg["deepspeed"] == "deepspeed_configs/zero2.json"
+    assert cfg["deepspeed"].endswith("workflow_lib/train/deepspeed/zero2.json")
     cpu_only = set(CPU_SETTINGS) - set(GPU_SETTINGS)
     assert not cpu_only & set(cfg)
 
@@ -143,6 +143,11 @@ def test_metrics_are_read_from_axolotl_output():
              "   {'train_runtime': '4.337', 'train_loss': '6.008', 'epoch': '1'}"]
     assert training_metrics(lines) == {"train_loss": 6.008, "train_runtime_s": 4.337,
                                        "logged_losses": [6.27, 5.9]}
+    assert training_metrics([lines[1], lines[1]])["logged_losses"] == [6.27]  # once per step
+    alone = "[transformers] torch.distributed process group is initialized, but parallel_mode " \
+            "!= ParallelMode.DISTRIBUTED. In order to use Torch DDP, launch your script with"
+    with pytest.raises(UserError, match="did not form one data-parallel group"):
+        training_metrics([alone, *lines])
     assert training_metrics([])["train_loss"] is None
 
 
@@ -222,17 +227,17 @@ def test_tiny_lora_run_is_merged_into_a_loadable_model(tiny_inputs, tmp_path):
 def test_restarted_run_resumes_from_its_checkpoint(tiny_inputs, tmp_path, monkeypatch, capsys):
     """The first attempt dies after its step-2 checkpoint; the retry trains steps 3-4 only."""
     data, model = tiny_inputs
-    real_run = training.run_axolotl
+    real_run = training.run_command
 
-    def killed_after_step_2(python, module, args, env, log_path=None):
-        real_run(python, module, [*args, "--max_steps=2"], env, log_path)
+    def killed_after_step_2(cmd, env, log_path=None):
+        real_run([*cmd, "--max_steps=2"], env, log_path)
         raise UserError("killed")
 
-    monkeypatch.setattr(training, "run_axolotl", killed_after_step_2)
+    monkeypatch.setattr(training, "run_command", killed_after_step_2)
     with pytest.raises(UserError, match="killed"):
         tiny_run(tmp_path, data, model, save_steps=2, extra={"max_steps": 4})
     assert (tmp_path / "work" / "output" / "checkpoint-2" / training.TRAINER_STATE).is_file()
-    monkeypatch.setattr(training, "run_axolotl", real_run)
+    monkeypatch.setattr(training, "run_command", real_run)
     capsys.readouterr()
 
     manifest = tiny_run(tmp_path, data, model, save_steps=2, extra={"max_steps": 4})

@@ -87,11 +87,13 @@ def test_subset_size_and_whole_run_steps():
         subset_size(10, Budget(0.05))
     assert total_steps(120, 2, 2, 1) == 120 and total_steps(2600, 3, 1, 32) == 3 * 81
     assert total_steps(3, 2, 4, 8) == 2      # at least one step per epoch
+    # 2 processes: 120 rows in 60 batches of 2, 30 per process: 30 steps per epoch
+    assert total_steps(120, 2, 2, 1, world_size=2) == 60
+    assert total_steps(9, 1, 2, 1, world_size=2) == 3   # 5 batches: 3 for process 0
 
 
 def test_overrides_keep_one_row_per_record_and_set_the_whole_run():
-    train = {"sequence_len": 512, "seed": 42, "micro_batch_size": 2,
-             "gradient_accumulation_steps": 1}
+    train = train_block(sequence_len=512, seed=42, micro_batch_size=2)
     o = iterit_overrides(METHOD, train, pool="p.jsonl", m=120, out_dir="w/iterit")
     assert o["plugins"] == ["workflow_lib.axolotl_plugin.iterit.IterITPlugin"]
     assert o["max_steps"] == 120 and o["num_epochs"] == 2
@@ -191,22 +193,42 @@ def test_schedule_rescores_the_window_only_when_iterative(tiny, tmp_path, strate
     assert list(again.sampler) == drawn
 
 
-@pytest.mark.slow
-def test_real_axolotl_run_changes_the_subset_and_keeps_one_lr_schedule(tiny, tmp_path):
-    """~60 s: one Axolotl run of 2 epochs × 4 steps (m = 8, batch 2) with the plugin."""
+LR = 1e-2
+
+
+def real_iterit_run(tiny, root, **train) -> dict:
+    """One Axolotl run of 2 epochs × 4 steps (m = 8, global batch 2) with the plugin."""
     if not TOOLS_PYTHON.exists():
         pytest.fail(f"{TOOLS_PYTHON} is missing: `make tools` builds the Axolotl environment")
     pool, model_dir, _ = tiny
-    lr = 1e-2
-    manifest = train_iterit(
+    return train_iterit(
         run="t", pool=pool, budget=Budget(8), method=METHOD, base_model=model_dir,
-        train=train_block(sequence_len=128, learning_rate=lr, lr_scheduler="cosine"),
-        out_dir=str(tmp_path / "out"), work_dir=str(tmp_path / "work"),
+        train=train_block(sequence_len=128, learning_rate=LR, lr_scheduler="cosine", **train),
+        out_dir=str(root / "out"), work_dir=str(root / "work"),
         tools_python=str(TOOLS_PYTHON), offline=True, threads=2, log_path="test.log")
-    out = tmp_path / "out"
-    assert (out / "model.safetensors").is_file() and not (tmp_path / "work").exists()
-    epochs = [json.loads((out / "iterit" / f"epoch{e}.json").read_text()) for e in (0, 1)]
+
+
+@pytest.fixture(scope="module")
+def one_process_run(tiny, tmp_path_factory):
+    """(manifest, run folder) of the 1-process run (micro-batch 2)."""
+    root = tmp_path_factory.mktemp("iterit_run")
+    return real_iterit_run(tiny, root), root
+
+
+def epoch_files(out) -> list[dict]:
+    return [json.loads((out / "iterit" / f"epoch{e}.json").read_text()) for e in (0, 1)]
+
+
+@pytest.mark.slow
+def test_real_axolotl_run_changes_the_subset_and_keeps_one_lr_schedule(tiny, one_process_run):
+    """~60 s: one Axolotl run of 2 epochs × 4 steps (m = 8, batch 2) with the plugin."""
+    _, model_dir, _ = tiny
+    manifest, root = one_process_run
+    out = root / "out"
+    assert (out / "model.safetensors").is_file() and not (root / "work").exists()
+    epochs = epoch_files(out)
     assert [e["count"] for e in epochs] == [40, 24]
+    assert [e["scored_by_rank"] for e in epochs] == [[40], [24]]
     for e in epochs:     # the Trainer drew exactly the epoch's subset
         assert sorted(e["trained_rows"]) == sorted(e["selected"]) and len(e["selected"]) == 8
     assert set(epochs[0]["selected"]) != set(epochs[1]["selected"])
@@ -217,5 +239,27 @@ def test_real_axolotl_run_changes_the_subset_and_keeps_one_lr_schedule(tiny, tmp
     assert [e["epoch"] for e in info["epochs"]] == [0, 1]
     assert all(e["scoring_s"] > 0 and e["training_s"] > 0 for e in info["epochs"])
     # one cosine schedule over all 8 steps (warmup rounds to 0), not restarted at epoch 1
-    expected = [lr * 0.5 * (1 + math.cos(math.pi * k / 8)) for k in range(8)]
+    expected = [LR * 0.5 * (1 + math.cos(math.pi * k / 8)) for k in range(8)]
     assert info["learning_rates"] == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.slow
+def test_two_processes_train_on_the_same_subsets_and_share_the_scoring(tiny, one_process_run,
+                                                                       tmp_path, summary):
+    """~90 s: the run above with 2 DDP processes of micro-batch 1 (the same global batch 2):
+    each epoch selects the same records, every record of the window is scored by exactly one
+    process, and process 0 alone writes the files."""
+    one, one_root = one_process_run
+    two = real_iterit_run(tiny, tmp_path, micro_batch_size=1, distributed={"gpus_per_node": 2})
+    assert two["batch"]["world_size"] == 2 and two["batch"]["global_batch_size"] == 2
+    assert two["iterit"]["max_steps"] == one["iterit"]["max_steps"] == 8
+    single, double = epoch_files(one_root / "out"), epoch_files(tmp_path / "out")
+    for a, b in zip(single, double, strict=True):
+        assert b["selected"] == a["selected"] and b["index"] == a["index"]
+        assert sorted(b["trained_rows"]) == sorted(b["selected"])   # the epoch's m rows
+    assert [e["scored_by_rank"] for e in double] == [[20, 20], [12, 12]]   # 40 and 24 once
+    assert [e["scored_by_rank"] for e in two["iterit"]["epochs"]] == [[20, 20], [12, 12]]
+    assert sorted(p.name for p in (tmp_path / "out" / "iterit").iterdir()) == [
+        "epoch0.json", "epoch1.json", "log_history.json"]
+    summary.append("IterIT with 2 DDP processes: selected subsets per epoch equal the 1-process "
+                   "run's; records scored per process [[20, 20], [12, 12]] (40 and 24 in all)")

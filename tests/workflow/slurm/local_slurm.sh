@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# A private single-node Slurm "cluster" on this host, for the SLURM test (tests/workflow/test_slurm.py).
+# A private Slurm "cluster" of two nodes on this host, for the SLURM test (tests/workflow/test_slurm.py).
 #
 #   tests/workflow/slurm/local_slurm.sh start   install slurm/munge if missing (apt), then start munged,
-#                                      slurmctld and slurmd and wait until the node is idle
+#                                      slurmctld and one slurmd per node and wait until both are idle
 #   tests/workflow/slurm/local_slurm.sh stop    stop exactly the daemons `start` started (recorded pids)
 #                                      and remove the slurm.conf it wrote
 #
@@ -18,7 +18,8 @@ set -euo pipefail
 
 DIR=${SIEVE_SLURM_DIR:-/tmp/sieve-slurm}
 CTLD_PORT=${SIEVE_SLURM_PORT:-6917}        # slurmd uses the next port
-DAEMONS=(slurmd slurmctld munged)          # stop order
+NODES=(n1 n2)                              # two node names on this host, one slurmd each (-N)
+DAEMONS=(slurmd-n1 slurmd-n2 slurmctld munged)  # stop order
 CONF=/etc/slurm/slurm.conf
 MARK="# Written by tests/workflow/slurm/local_slurm.sh"
 
@@ -48,8 +49,8 @@ install_packages() {
 write_config() {
   local node cpus mem_mb
   node=$(hostname -s)
-  cpus=$((2 * $(nproc)))  # twice the cores: two 2-thread test jobs at once on a 2-core machine
-  mem_mb=$(($(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 2048))  # 2 GiB for the OS
+  cpus=$(nproc)  # per node, twice the cores in all: two 2-thread test jobs at once on 2 cores
+  mem_mb=$((($(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 2048) / 2))  # 2 GiB for the OS
   mkdir -p "$(dirname "$CONF")"
   cat >"$CONF" <<CONF
 ${MARK} for host ${node} (state in ${DIR}); removed by its stop.
@@ -78,12 +79,14 @@ AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
 JobAcctGatherType=jobacct_gather/none
 StateSaveLocation=${DIR}/state
-SlurmdSpoolDir=${DIR}/spool
+SlurmdSpoolDir=${DIR}/spool/%n
 SlurmctldPidFile=${DIR}/slurmctld.pid
-SlurmdPidFile=${DIR}/slurmd.pid
+SlurmdPidFile=${DIR}/slurmd-%n.pid
 SlurmctldLogFile=${DIR}/log/slurmctld.log
-SlurmdLogFile=${DIR}/log/slurmd.log
-NodeName=${node} NodeAddr=127.0.0.1 CPUs=${cpus} Sockets=1 CoresPerSocket=${cpus} ThreadsPerCore=1 RealMemory=${mem_mb} State=UNKNOWN
+SlurmdLogFile=${DIR}/log/slurmd-%n.log
+# Two node names on this one host (a slurmd each, on its own port), so that multi-node jobs run.
+NodeName=n1 NodeHostname=${node} NodeAddr=127.0.0.1 Port=$((CTLD_PORT + 2)) CPUs=${cpus} Sockets=1 CoresPerSocket=${cpus} ThreadsPerCore=1 RealMemory=${mem_mb} State=UNKNOWN
+NodeName=n2 NodeHostname=${node} NodeAddr=127.0.0.1 Port=$((CTLD_PORT + 3)) CPUs=${cpus} Sockets=1 CoresPerSocket=${cpus} ThreadsPerCore=1 RealMemory=${mem_mb} State=UNKNOWN
 # Two partitions named as in profiles/slurm/partitions.yaml.
 PartitionName=cpu Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 PartitionName=gpu Nodes=ALL Default=NO MaxTime=INFINITE State=UP
@@ -103,8 +106,10 @@ start_munge() {
   wait_for 10 "munged" bash -c "munge -n -S '$DIR/munge/munge.socket' | unmunge -S '$DIR/munge/munge.socket'"
 }
 
-node_idle() {
-  [[ $(sinfo -h -n "$(hostname -s)" -o %T 2>/dev/null | head -1) =~ ^(idle|mixed|allocated)$ ]]
+nodes_idle() {
+  for name in "${NODES[@]}"; do
+    [[ $(sinfo -h -n "$name" -o %T 2>/dev/null | head -1) =~ ^(idle|mixed|allocated)$ ]] || return 1
+  done
 }
 
 start() {
@@ -120,8 +125,11 @@ start() {
     /usr/sbin/slurmctld -c    # -c: no job or node state from an earlier run
   fi
   wait_for 30 "slurmctld" bash -c 'scontrol ping | grep -q UP'
-  alive slurmd || /usr/sbin/slurmd
-  wait_for 60 "the node to become idle" node_idle
+  for name in "${NODES[@]}"; do
+    mkdir -p "$DIR/spool/$name"
+    alive "slurmd-$name" || /usr/sbin/slurmd -N "$name"
+  done
+  wait_for 60 "the nodes to become idle" nodes_idle
   sinfo -N -o '%N %P %T %c %m'
 }
 

@@ -15,6 +15,13 @@ The window of the next re-scoring is what `update` leaves first: the previous m 
 rows scored >= 1, then the other candidates (docs/methods.md §3.4: likely unintended; it is kept,
 as it defines IterIT's behaviour).
 
+Several processes (DDP, docs/methods.md §3.5): every process keeps the same schedule and its
+sampler yields the same m rows in the same order; the launcher's data loader gives each process
+its share of the batches. The window is re-scored once, in shards: process r scores positions
+r, r + W, r + 2W, ... with its replica of the current weights, the scores are gathered on every
+process (`all_gather_object`), and each runs the same deterministic selection; `scored_by_rank`
+in the epoch's file counts the records each process scored. Process 0 alone writes the files.
+
 Files in `out_dir`, written atomically, one per epoch: `epoch{e}.json` with the order
 (`index`: pool rows, `id`: record ids), `score` per position (null: not scorable; positions
 beyond `count` keep their older scores, as in the reference), `train_num` (m), `count`, the
@@ -64,6 +71,21 @@ class IterITSettings:
     initial_scores: str | None = None   # epoch-0 scores with the base model (`write_scores`)
 
 
+def steps_per_epoch(m: int, micro_batch_size: int, grad_acc: int, world_size: int = 1) -> int:
+    """Optimizer steps of one epoch of m rows: the m rows make ceil(m / micro_batch_size)
+    batches, each process draws ceil(batches / world_size) of them, `grad_acc` per step
+    (at least one step, as in the reference)."""
+    batches = math.ceil(m / micro_batch_size)
+    return max(math.ceil(batches / world_size) // grad_acc, 1)
+
+
+def process_group() -> tuple[int, int]:
+    """(rank, world size) of this process in the training's process group ((0, 1) without)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
 class EpochSubset(torch.utils.data.Sampler):
     """Yields the current epoch's m rows in a permutation of positions fixed at creation, and
     remembers what the dataloader actually drew (`drawn`)."""
@@ -110,6 +132,7 @@ class IterITSchedule:
         self.out.mkdir(parents=True, exist_ok=True)
         self.current: int | None = None     # epoch whose order is in memory
         self.started = 0.0
+        self.rank, self.world = process_group()
 
     def path(self, epoch: int) -> Path:
         return self.out / f"epoch{epoch}.json"
@@ -123,7 +146,8 @@ class IterITSchedule:
             if epoch > 0 and self.current != epoch - 1:
                 self._load(epoch - 1)
             info = self._advance(epoch, model)
-            write_json(self.path(epoch), info)
+            if self.rank == 0:
+                write_json(self.path(epoch), info)
         self.sampler.rows = self.order[:self.settings.m]
         self.current = epoch
         self.started = time.perf_counter()
@@ -131,6 +155,8 @@ class IterITSchedule:
 
     def end_epoch(self, epoch: int) -> None:
         """Record the epoch's training time and the rows the Trainer drew in its file."""
+        if self.rank != 0:
+            return
         info = json.loads(self.path(epoch).read_text(encoding="utf-8"))
         info["training_s"] = round(time.perf_counter() - self.started, 3)
         info["trained_rows"] = self.sampler.drawn
@@ -139,11 +165,12 @@ class IterITSchedule:
     def _advance(self, epoch: int, model) -> dict:
         s = self.settings
         info = {"epoch": epoch, "strategy": s.strategy, "train_num": s.m, "count": 0,
-                "n_unscorable": 0, "scoring_s": 0.0, "selection_s": 0.0}
+                "n_unscorable": 0, "scoring_s": 0.0, "selection_s": 0.0,
+                "scored_by_rank": [0] * self.world}
         if epoch == 0 or s.strategy == "iterative":
             count = len(self.order) if epoch == 0 else window_size(s, len(self.order))
             start = time.perf_counter()
-            window = self._window_scores(epoch, count, model)
+            window, info["scored_by_rank"] = self._window_scores(epoch, count, model)
             scored = time.perf_counter()
             perm = update_order(window, [self.targets[r] for r in self.order[:count]], s.m,
                                 score_type=s.score_type, decay=s.diversity_weight_decay)
@@ -159,21 +186,32 @@ class IterITSchedule:
                 "score": [None if math.isnan(x) else float(x) for x in self.scores],
                 "selected": self.order[:s.m]}
 
-    def _window_scores(self, epoch: int, count: int, model) -> np.ndarray:
-        """Scores of the first `count` rows: read (epoch 0 with initial_scores) or computed."""
+    def _window_scores(self, epoch: int, count: int, model) -> tuple[np.ndarray, list[int]]:
+        """Scores of the first `count` rows, read (epoch 0 with initial_scores) or computed in
+        shards over the processes, and the number of records each process scored."""
         s = self.settings
         if epoch == 0 and s.initial_scores:
             ids = [r["id"] for r in self.records]
-            return round_scores(read_scores(s.initial_scores, ids), s.score_precision)
+            scores = round_scores(read_scores(s.initial_scores, ids), s.score_precision)
+            return scores, [0] * self.world
         device = next(model.parameters()).device
         # A PEFT model's base model keeps its (active) LoRA layers and is the plain causal LM
         # the scoring kernel expects.
         if hasattr(model, "get_base_model"):
             model = model.get_base_model()
-        return ifd_scores(model, self.tokenizer, [self.records[r] for r in self.order[:count]],
+        shard = self.order[:count][self.rank::self.world]
+        mine = ifd_scores(model, self.tokenizer, [self.records[r] for r in shard],
                           max_length=s.max_length, batch_size=s.score_batch_size,
                           precision=s.score_precision, device=device,
-                          desc=f"IterIT scores, epoch {epoch}")
+                          desc=f"IterIT scores, epoch {epoch}, shard {self.rank}/{self.world}")
+        if self.world == 1:
+            return mine, [len(shard)]
+        parts: list = [None] * self.world
+        torch.distributed.all_gather_object(parts, mine.tolist())
+        scores = np.empty(count, dtype=mine.dtype)
+        for rank, part in enumerate(parts):
+            scores[rank::self.world] = part
+        return scores, [len(part) for part in parts]
 
     def _load(self, epoch: int) -> dict:
         info = json.loads(self.path(epoch).read_text(encoding="utf-8"))
@@ -186,7 +224,8 @@ class IterITSchedule:
 
 def epoch_summary(out_dir: str | Path) -> list[dict]:
     """Per-epoch counts and seconds (scoring, selecting, training) from the epoch files."""
-    keys = ("epoch", "count", "n_unscorable", "scoring_s", "selection_s", "training_s")
+    keys = ("epoch", "count", "n_unscorable", "scored_by_rank", "scoring_s", "selection_s",
+            "training_s")
     files = sorted(Path(out_dir).glob("epoch*.json"), key=lambda p: int(p.stem[5:]))
     return [{k: info.get(k) for k in keys}
             for info in (json.loads(p.read_text(encoding="utf-8")) for p in files)]
