@@ -2,6 +2,7 @@
 write through (`registry`, `metrics`), BPC on corpora, lm-eval tasks and metrics, MT-bench
 answers and judging, pairwise judging against a reference run (Superfiltering), and the
 OpenAI-compatible judge client, judgment cache and stand-in server.
-Imports `core`, `data`, `models` and `scoring`; `registry` imports nothing (the Snakefile reads
-it) and `metrics` only `core` and `registry`.
+Imports `core`, `data`, `models` and `scoring`; `registry` imports nothing when it loads (the
+Snakefile reads it; its pairwise entry asks `config.grid` for the judged runs when called) and
+`metrics` only `core` and `registry`.
 """
