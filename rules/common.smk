@@ -277,8 +277,15 @@ def bpc_results(wildcards):
 
 def eval_metrics_files():
     """metrics.json of every run for every evaluator the config enables (evaluate.registry)."""
-    evaluated = {e: e.evaluated_runs(config, list(RUNS)) for e in enabled_evaluators(config)}
-    return [e.metrics_file(run) for run in RUNS for e, runs in evaluated.items() if run in runs]
+    evaluated = {
+        e: e.evaluated_runs(config, list(RUNS)) for e in enabled_evaluators(config)
+    }
+    return [
+        e.metrics_file(run)
+        for run in RUNS
+        for e, runs in evaluated.items()
+        if run in runs
+    ]
 
 
 def selection_manifests():

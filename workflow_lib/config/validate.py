@@ -97,6 +97,8 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     problems = list(dict.fromkeys(_describe(e, schema) for e in errors))
     if not problems:
         problems = _reference_problems(config)
+    if not problems:  # the pairs are found in the run grid, which needs valid references
+        problems = _pairwise_problems(config)
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     return config
@@ -128,7 +130,6 @@ def _reference_problems(config: dict) -> list[str]:
             problems.append(f"eval.bpc.corpora.{i}: {name!r} is not defined in corpora "
                             f"(defined: {_defined(config['corpora'])})")
     problems += _judge_problems(config["eval"]["mtbench"]["judge"], "eval.mtbench.judge")
-    problems += _pairwise_problems(config)
     for i, exp in enumerate(config["experiments"]):
         during = [m for m in exp["methods"]
                   if m in config["methods"] and method_kind(config, m).during_training]
