@@ -7,6 +7,7 @@ localrules:
     tables,
     bpc_plots,
     entropy_law_plot,
+    pairwise_plot,
 
 
 rule collect_metrics:
