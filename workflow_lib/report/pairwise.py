@@ -9,6 +9,7 @@ import textwrap
 
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from workflow_lib.report.tables import no_data
 
@@ -71,5 +72,6 @@ def pairwise_figure(metrics: pd.DataFrame, judge_model: str, stand_in: bool) -> 
                                            else "")
         ax.set_title(textwrap.fill(title, 90), fontsize=8)
         ax.set_xlabel("questions")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     return fig
