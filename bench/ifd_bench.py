@@ -44,9 +44,10 @@ POOL = ROOT.parent / "shared" / "data" / "pools" / "alpaca_sample_2k.json"
 MODEL = ROOT / "resources" / "models" / "smollm2-135m"
 
 
-def matmul_gflops(device: str = "cpu", size: int = 1024, reps: int = 8) -> float:
-    """Best fp32 GFLOP/s of a square matmul on `device` over a few repetitions."""
-    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
+def matmul_gflops(device: str = "cpu", size: int = 1024, reps: int = 8,
+                  dtype: torch.dtype = torch.float32) -> float:
+    """Best GFLOP/s of a square `dtype` matmul on `device` over a few repetitions."""
+    a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
     a @ b
     best = math.inf
     for _ in range(reps):
@@ -118,6 +119,7 @@ def needed_flops(model, tok, records: list[dict], p: Preset) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=64, help="records sampled from the pool")
+    parser.add_argument("--model", type=Path, default=MODEL, help="HF model folder (SmolLM2)")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="superfiltering")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=16)
@@ -135,7 +137,7 @@ def main() -> None:
         convert_file(POOL, canonical, "alpaca", id_prefix="alpaca")
         pool = list(read_pool(canonical))
     records = random.Random(args.seed).sample(pool, args.n)
-    model, tok = load_causal_lm(MODEL, device=args.device)
+    model, tok = load_causal_lm(args.model, device=args.device)
     p = PRESETS[args.preset]
     params = sum(t.numel() for t in model.parameters())
     needed = needed_flops(model, tok, records, p)
@@ -165,7 +167,7 @@ def main() -> None:
     tokens = sum(row["n_tokens"] for row in fast_rows)
     bound = gflops * 1e9 / (2 * params)
     n = len(records)
-    print(f"\nIFD bench: preset {p.name}, SmolLM2-135M fp32 ({params / 1e6:.1f}M parameters), "
+    print(f"\nIFD bench: preset {p.name}, {args.model.name} fp32 ({params / 1e6:.1f}M parameters), "
           f"{n} Alpaca records, {tokens} tokens (both passes), {args.device}, "
           f"{args.threads} CPU threads, "
           f"fast batch {args.batch_size} / {args.max_tokens} tokens / "

@@ -22,7 +22,7 @@ rule bpc:
     resources:
         mem_mb=8000,
         runtime=240,
-        gpu=gpus_per_job(),
+        gpu=eval_gpus_per_job(),
     conda:
         "../envs/core.yaml"
     script:

@@ -14,6 +14,8 @@ from workflow_lib.config.grid import (
 from workflow_lib.scoring.presets import PRESETS
 from workflow_lib.evaluate.judge.runner import TRANSPORT_KEYS
 from workflow_lib.evaluate.registry import EVALUATORS, enabled_evaluators
+from workflow_lib.evaluate.inference import eval_device as _eval_device
+from workflow_lib.evaluate.inference import eval_gpus, inference_settings
 from workflow_lib.evaluate.pairwise.testsets import TESTSETS
 
 
@@ -249,7 +251,18 @@ def gpus_per_job():
 
 def eval_device():
     """Torch device of evaluation jobs (train.device decides, as for training)."""
-    return "cuda" if config["train"]["device"] == "gpu" else "cpu"
+    return _eval_device(config)
+
+
+def eval_gpus_per_job():
+    """GPUs an evaluation job that runs a model asks for (eval.inference.gpus on a GPU)."""
+    return eval_gpus(config)
+
+
+def eval_inference(dtype=None):
+    """Device, dtype and device map of an evaluation job (eval.inference; `dtype`: the
+    evaluator's own setting, None - eval.inference.dtype)."""
+    return inference_settings(config, dtype)
 
 
 def run_model_dir(wildcards):
@@ -261,8 +274,8 @@ def bpc_settings():
     """What a BPC job computes with (eval.bpc without the corpus list, plus the device)."""
     bpc = config["eval"]["bpc"]
     return {
-        **{key: bpc[key] for key in ("block_size", "stride", "batch_size", "dtype")},
-        "device": eval_device(),
+        **{key: bpc[key] for key in ("block_size", "stride", "batch_size")},
+        **eval_inference(bpc["dtype"]),
     }
 
 
@@ -333,12 +346,9 @@ def mtbench_source_files(wildcards):
 def mtbench_generation():
     """What shapes a run's MT-bench answers (a change regenerates them)."""
     settings = ("per_category", "max_new_tokens", "batch_size", "seed")
-    device = eval_device()
-    dtype = MTBENCH["dtype"] or ("float32" if device == "cpu" else "bfloat16")
     return {
         **{key: MTBENCH[key] for key in settings},
-        "device": device,
-        "dtype": dtype,
+        **eval_inference(MTBENCH["dtype"]),
     }
 
 
@@ -380,12 +390,9 @@ def pairwise_questions():
 
 def pairwise_generation():
     """What shapes a run's pairwise answers (a change regenerates them)."""
-    device = eval_device()
-    dtype = PAIRWISE["dtype"] or ("float32" if device == "cpu" else "bfloat16")
     return {
         **{key: PAIRWISE[key] for key in ("template", "max_length", "batch_size")},
-        "device": device,
-        "dtype": dtype,
+        **eval_inference(PAIRWISE["dtype"]),
     }
 
 

@@ -35,7 +35,7 @@ rule lmeval:
         "benchmarks/lmeval/{run}.tsv"
     params:
         version=EVALUATORS["lmeval"].version,
-        device=eval_device(),
+        inference=eval_inference(),
         batch_size=LMEVAL["batch_size"],
         limit=LMEVAL["limit"],
         apply_chat_template=LMEVAL["apply_chat_template"],
@@ -44,7 +44,7 @@ rule lmeval:
     resources:
         mem_mb=8000,
         runtime=240,
-        gpu=gpus_per_job(),
+        gpu=eval_gpus_per_job(),
     conda:
         "../envs/eval.yaml"
     script:

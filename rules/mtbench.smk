@@ -45,7 +45,7 @@ rule mtbench_answers:
     resources:
         mem_mb=8000,
         runtime=240,
-        gpu=gpus_per_job(),
+        gpu=eval_gpus_per_job(),
     conda:
         "../envs/core.yaml"
     script:

@@ -47,7 +47,7 @@ rule pairwise_answers:
     resources:
         mem_mb=8000,
         runtime=240,
-        gpu=gpus_per_job(),
+        gpu=eval_gpus_per_job(),
     conda:
         "../envs/core.yaml"
     script:

@@ -16,7 +16,7 @@ def main(smk):
         manifest=smk.output.manifest,
         log=sys.stderr,  # run_job's handle on the rule's log
         python=smk.config["tools_python"],
-        device=smk.params.device,
+        **smk.params.inference,
         batch_size=smk.params.batch_size,
         limit=smk.params.limit,
         apply_chat_template=smk.params.apply_chat_template,

@@ -17,6 +17,7 @@ import yaml
 
 from workflow_lib.config.grid import method_kind, pairwise_pairs, pools_of_kind
 from workflow_lib.core.errors import ConfigError
+from workflow_lib.evaluate.inference import inference_problems
 from workflow_lib.select.registry import KINDS
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
@@ -130,6 +131,7 @@ def _reference_problems(config: dict) -> list[str]:
             problems.append(f"eval.bpc.corpora.{i}: {name!r} is not defined in corpora "
                             f"(defined: {_defined(config['corpora'])})")
     problems += _judge_problems(config["eval"]["mtbench"]["judge"], "eval.mtbench.judge")
+    problems += inference_problems(config)
     for i, exp in enumerate(config["experiments"]):
         during = [m for m in exp["methods"]
                   if m in config["methods"] and method_kind(config, m).during_training]

@@ -18,7 +18,7 @@ from workflow_lib.core.threads import set_threads
 from workflow_lib.data.corpora import read_corpus
 from workflow_lib.evaluate.metrics import MetricRow, RunMetrics
 from workflow_lib.models.identity import model_identity
-from workflow_lib.models.loading import load_causal_lm
+from workflow_lib.models.loading import input_device, load_causal_lm
 from workflow_lib.scoring.bpc import BpcResult, sliding_window_bpc
 
 
@@ -31,17 +31,20 @@ def model_bpc(
     batch_size: int = 8,
     dtype: str = "float32",
     device: str = "cpu",
+    device_map: str | None = None,
     threads: int | None = None,
     progress: bool = True,
 ) -> BpcResult:
-    """Sliding-window BPC of the model in `model_dir` (loaded in `dtype` on `device`) on a
-    prepared corpus file; `threads` sets torch's intra-op threads (the job's threads)."""
+    """Sliding-window BPC of the model in `model_dir` (loaded in `dtype` on `device`, or spread
+    over the GPUs with `device_map="auto"`) on a prepared corpus file; `threads` sets torch's
+    intra-op threads (the job's threads)."""
     set_threads(threads)
-    model, tokenizer = load_causal_lm(model_dir, dtype=dtype, device=device)
+    model, tokenizer = load_causal_lm(model_dir, dtype=dtype, device=device,
+                                      device_map=device_map)
     texts = read_corpus(corpus_path)
     try:
-        return sliding_window_bpc(model, tokenizer, texts, block_size, stride,
-                                  batch_size, device=device, progress=progress)
+        return sliding_window_bpc(model, tokenizer, texts, block_size, stride, batch_size,
+                                  device=input_device(model), progress=progress)
     except ValueError as err:  # window/corpus size problems: fixable in the config
         raise UserError(f"BPC of {model_dir} on {corpus_path}: {err} "
                         "(see eval.bpc.block_size and eval.bpc.stride)") from err

@@ -20,6 +20,7 @@ from workflow_lib.core.errors import UserError
 from workflow_lib.core.jsonio import atomic_output
 from workflow_lib.core.manifest import write_manifest
 from workflow_lib.core.tool_env import tool_env
+from workflow_lib.evaluate.inference import resolve_dtype
 from workflow_lib.evaluate.lmeval.tasks import TASKS_FILE
 from workflow_lib.evaluate.metrics import MetricRow, RunMetrics, write_metrics
 from workflow_lib.models.identity import model_identity
@@ -64,14 +65,26 @@ def tidy_metrics(raw: dict, run: str) -> RunMetrics:
     return RunMetrics(run, "lmeval", rows)
 
 
+def lmeval_model_args(model_dir: str | Path, *, device: str = "cpu", dtype: str = "auto",
+                      device_map: str | None = None) -> str:
+    """lm-eval's `--model_args` for its `hf` model: the folder, the dtype ("auto": float32 on
+    the CPU, bfloat16 on a GPU) and, with `device_map="auto"`, `parallelize=True` (lm-eval
+    then loads the model with Accelerate's device map over every GPU it sees)."""
+    args = f"pretrained={Path(model_dir).resolve()},dtype={resolve_dtype(dtype, device)}"
+    if device_map not in (None, "auto"):
+        raise ValueError(f"device_map must be None or 'auto', not {device_map!r}")
+    return f"{args},parallelize=True" if device_map else args
+
+
 def lmeval_command(python: str, model_dir: str | Path, task_dir: str | Path,
                    tasks: Sequence[str], output_dir: str | Path, *, device: str = "cpu",
-                   batch_size: int = 8, limit: int | None = None,
+                   dtype: str = "auto", device_map: str | None = None,
+                   batch_size: int | str = 8, limit: int | None = None,
                    apply_chat_template: bool = True) -> list[str]:
-    """The lm-eval command line (float32 on CPU, bfloat16 on CUDA; samples are logged)."""
-    dtype = "float32" if device == "cpu" else "bfloat16"
-    cmd = [python, "-m", "lm_eval", "run", "--model", "hf",
-           "--model_args", f"pretrained={Path(model_dir).resolve()},dtype={dtype}",
+    """The lm-eval command line (model arguments: `lmeval_model_args`; `batch_size` a number
+    or "auto"; samples are logged)."""
+    model_args = lmeval_model_args(model_dir, device=device, dtype=dtype, device_map=device_map)
+    cmd = [python, "-m", "lm_eval", "run", "--model", "hf", "--model_args", model_args,
            "--include_path", str(Path(task_dir).resolve()), "--tasks", ",".join(tasks),
            "--device", device, "--batch_size", str(batch_size),
            "--output_path", str(Path(output_dir).resolve()), "--log_samples"]
@@ -84,7 +97,8 @@ def lmeval_command(python: str, model_dir: str | Path, task_dir: str | Path,
 
 def run_lmeval(model_dir: str | Path, task_dir: str | Path, *, run: str, results: str | Path,
                metrics: str | Path, manifest: str | Path, log: TextIO, python: str,
-               device: str = "cpu", batch_size: int = 8, limit: int | None = None,
+               device: str = "cpu", dtype: str = "auto", device_map: str | None = None,
+               batch_size: int | str = 8, limit: int | None = None,
                apply_chat_template: bool = True, offline: bool = True,
                threads: int | None = None) -> RunMetrics:
     """Evaluate `model_dir` on every task listed in `task_dir`'s tasks.json.
@@ -93,7 +107,8 @@ def run_lmeval(model_dir: str | Path, task_dir: str | Path, *, run: str, results
     file descriptor, so lines stay in order). Its raw files (results, per-document samples) stay
     in `raw/` next to `results`, which receives a copy of its results JSON; `metrics` receives
     the tidy metrics, which are also returned; `manifest` records the model's identity, the task
-    listing and the command. Raises UserError naming the log if lm-eval fails.
+    listing, the inference settings (device, dtype, device map, batch size) and the command.
+    Raises UserError naming the log if lm-eval fails.
     """
     listing = json.loads((Path(task_dir) / TASKS_FILE).read_text(encoding="utf-8"))
     if offline and listing["hub_tasks"]:
@@ -101,9 +116,10 @@ def run_lmeval(model_dir: str | Path, task_dir: str | Path, *, run: str, results
                         "Hugging Face hub: set offline: false, or remove them")
     raw_dir = Path(results).parent / "raw"
     shutil.rmtree(raw_dir, ignore_errors=True)
-    cmd = lmeval_command(python, model_dir, task_dir, listing["tasks"], raw_dir, device=device,
-                         batch_size=batch_size, limit=limit,
-                         apply_chat_template=apply_chat_template)
+    inference = {"device": device, "dtype": resolve_dtype(dtype, device),
+                 "device_map": device_map, "batch_size": batch_size}
+    cmd = lmeval_command(python, model_dir, task_dir, listing["tasks"], raw_dir, **inference,
+                         limit=limit, apply_chat_template=apply_chat_template)
     env = tool_env(offline, threads, TOKENIZERS_PARALLELISM="false")
     start = time.perf_counter()
     print("$", " ".join(cmd), file=log, flush=True)
@@ -118,9 +134,12 @@ def run_lmeval(model_dir: str | Path, task_dir: str | Path, *, run: str, results
                         f"{len(found)}; see {log.name}")
     with atomic_output(results, "wb") as fh:
         fh.write(found[0].read_bytes())
-    tidy = tidy_metrics(json.loads(found[0].read_text(encoding="utf-8")), run)
+    raw = json.loads(found[0].read_text(encoding="utf-8"))
+    tidy = tidy_metrics(raw, run)
     write_metrics(metrics, tidy)
+    # With batch_size auto, batch_sizes are those lm-eval found.
+    used = {**inference, "batch_sizes": raw.get("config", {}).get("batch_sizes", [])}
     write_manifest(manifest, inputs={"tasks": Path(task_dir) / TASKS_FILE}, run=run,
-                   model=model_identity(model_dir), command=cmd,
+                   model=model_identity(model_dir), inference=used, command=cmd,
                    wall_time_s=round(time.perf_counter() - start, 3))
     return tidy

@@ -22,19 +22,19 @@ from workflow_lib.core.manifest import write_manifest
 from workflow_lib.core.threads import set_threads
 from workflow_lib.evaluate.mtbench.questions import DEFAULT_TEMPERATURE, TEMPERATURES, answer_record
 from workflow_lib.models.identity import model_identity
-from workflow_lib.models.loading import load_model, load_tokenizer
+from workflow_lib.models.loading import input_device, load_model, load_tokenizer
 
 
 def load_chat_model(model_dir: str | os.PathLike, device: str, dtype: str,
-                    require_chat_template: bool = True):
-    """Model (eval mode, on `device`) and left-padding tokenizer (padding with eos without a
-    pad token); UserError without a pad/eos token, or without a chat template when
-    `require_chat_template`."""
+                    require_chat_template: bool = True, device_map: str | None = None):
+    """Model (eval mode, on `device` or spread by `device_map`, `load_model`) and left-padding
+    tokenizer (padding with eos without a pad token); UserError without a pad/eos token, or
+    without a chat template when `require_chat_template`."""
     tokenizer = load_tokenizer(model_dir, padding_side="left", pad_with_eos=True)
     if require_chat_template and not tokenizer.chat_template:
         raise UserError(f"{model_dir}: the tokenizer has no chat template, which these answers "
                         "are generated with")
-    return load_model(model_dir, dtype=dtype, device=device), tokenizer
+    return load_model(model_dir, dtype=dtype, device=device, device_map=device_map), tokenizer
 
 
 def stop_ids(model, tokenizer) -> list[int]:
@@ -48,11 +48,11 @@ def stop_ids(model, tokenizer) -> list[int]:
 
 @torch.inference_mode()
 def _generate(model, tokenizer, conversations: Sequence[list[dict]], temperature: float,
-              max_new_tokens: int, device: str) -> list[str]:
+              max_new_tokens: int) -> list[str]:
     prompts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True)
                for c in conversations]
     batch = tokenizer(prompts, return_tensors="pt", padding=True,
-                      add_special_tokens=False).to(device)
+                      add_special_tokens=False).to(input_device(model))
     sampling = {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0} \
         if temperature >= 1e-4 else {"do_sample": False, "temperature": None, "top_p": None,
                                      "top_k": None}
@@ -63,15 +63,16 @@ def _generate(model, tokenizer, conversations: Sequence[list[dict]], temperature
 
 
 def generate_answers(model_dir: str | os.PathLike, questions: Sequence[dict], model_id: str, *,
-                     device: str = "cpu", dtype: str = "float32", batch_size: int = 8,
-                     max_new_tokens: int = 1024, seed: int = 0, threads: int | None = None,
-                     progress: bool = True) -> list[dict]:
+                     device: str = "cpu", dtype: str = "float32", device_map: str | None = None,
+                     batch_size: int = 8, max_new_tokens: int = 1024, seed: int = 0,
+                     threads: int | None = None, progress: bool = True) -> list[dict]:
     """FastChat answer records (one choice, two turns) for `questions`, in question order.
 
-    Each batch is seeded with `seed`, so answers do not depend on which other jobs ran.
+    Each batch is seeded with `seed`, so answers do not depend on which other jobs ran. The
+    model is loaded in `dtype` on `device`, or spread over the GPUs with `device_map="auto"`.
     """
     set_threads(threads)
-    model, tokenizer = load_chat_model(model_dir, device, dtype)
+    model, tokenizer = load_chat_model(model_dir, device, dtype, device_map=device_map)
     by_temperature: dict[float, list[dict]] = {}
     for q in questions:
         by_temperature.setdefault(TEMPERATURES.get(q["category"], DEFAULT_TEMPERATURE),
@@ -83,11 +84,11 @@ def generate_answers(model_dir: str | os.PathLike, questions: Sequence[dict], mo
                                    disable=not progress):
         torch.manual_seed(seed)
         conversations = [[{"role": "user", "content": q["turns"][0]}] for q in batch]
-        first = _generate(model, tokenizer, conversations, temperature, max_new_tokens, device)
+        first = _generate(model, tokenizer, conversations, temperature, max_new_tokens)
         for conversation, q, answer in zip(conversations, batch, first, strict=True):
             conversation += [{"role": "assistant", "content": answer},
                              {"role": "user", "content": q["turns"][1]}]
-        second = _generate(model, tokenizer, conversations, temperature, max_new_tokens, device)
+        second = _generate(model, tokenizer, conversations, temperature, max_new_tokens)
         for q, a1, a2 in zip(batch, first, second, strict=True):
             answers[q["question_id"]] = answer_record(q["question_id"], model_id, [a1, a2],
                                                       time.time())

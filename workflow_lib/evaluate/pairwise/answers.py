@@ -39,6 +39,7 @@ from tqdm import tqdm
 from workflow_lib.data.prompts import ALPACA_INPUT, ALPACA_NO_INPUT
 from workflow_lib.evaluate.mtbench.answers import load_chat_model, stop_ids
 from workflow_lib.evaluate.pairwise.testsets import Question
+from workflow_lib.models.loading import input_device
 
 TEMPLATES = ("alpaca", "chat")
 ANSWER_MARK = "Response:"
@@ -74,14 +75,14 @@ def extract_answer(decoded: str, prompt: str) -> str:
 
 @torch.inference_mode()
 def _answer_batch(model, tokenizer, questions: Sequence[Question], template: str,
-                  max_length: int, device: str) -> list[tuple[str, int]]:
+                  max_length: int) -> list[tuple[str, int]]:
     """(answer, new tokens) of each question of one batch."""
     alpaca = template == "alpaca"
     prompts = [alpaca_prompt(q) if alpaca else chat_prompt(q, tokenizer) for q in questions]
     # Alpaca prompts are plain text: the tokenizer adds its BOS, as in the reference; rendered
     # chat templates already hold theirs.
     batch = tokenizer(prompts, return_tensors="pt", padding=True,
-                      add_special_tokens=alpaca).to(device)
+                      add_special_tokens=alpaca).to(input_device(model))
     width = batch["input_ids"].shape[1]
     budgets = [max(max_length - int(n), 1) for n in batch["attention_mask"].sum(dim=1)]
     ends = stop_ids(model, tokenizer)
@@ -104,19 +105,21 @@ def _answer_batch(model, tokenizer, questions: Sequence[Question], template: str
 
 def generate_answers(model_dir: str | os.PathLike, questions: Sequence[Question], run: str, *,
                      template: str = "alpaca", max_length: int = 1024, batch_size: int = 8,
-                     device: str = "cpu", dtype: str = "float32", threads: int | None = None,
-                     progress: bool = True) -> list[dict]:
-    """Answer records of the model in `model_dir` (named `run`) to `questions`, in order."""
+                     device: str = "cpu", dtype: str = "float32", device_map: str | None = None,
+                     threads: int | None = None, progress: bool = True) -> list[dict]:
+    """Answer records of the model in `model_dir` (named `run`) to `questions`, in order; the
+    model is loaded in `dtype` on `device`, or spread over the GPUs with `device_map="auto"`."""
     if template not in TEMPLATES:
         raise ValueError(f"template must be one of {TEMPLATES}, not {template!r}")
     if threads is not None:
         torch.set_num_threads(threads)
     model, tokenizer = load_chat_model(model_dir, device, dtype,
-                                       require_chat_template=template == "chat")
+                                       require_chat_template=template == "chat",
+                                       device_map=device_map)
     records = []
     batches = [questions[i:i + batch_size] for i in range(0, len(questions), batch_size)]
     for batch in tqdm(batches, desc=f"pairwise answers of {run}", disable=not progress):
-        answers = _answer_batch(model, tokenizer, batch, template, max_length, device)
+        answers = _answer_batch(model, tokenizer, batch, template, max_length)
         for q, (answer, new_tokens) in zip(batch, answers, strict=True):
             records.append({"set": q.set, "question_id": q.question_id, "run": run,
                             "template": template, "max_length": max_length, "answer": answer,
