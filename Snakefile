@@ -1,7 +1,8 @@
 """Sieve: instruction-tuning data selection, from raw pool to paper table.
 
 Named targets: pools, corpora, models, select_all (with selection_report), train_all, eval_all,
-mtbench_all, tables, bpc_plots, entropy_law_plot (and `all`, the default). See README.md.
+mtbench_all, pairwise_all, tables, bpc_plots, entropy_law_plot, pairwise_plot (and `all`, the
+default). See README.md.
 """
 
 import sys
@@ -43,6 +44,7 @@ include: "rules/train_iterit.smk"
 include: "rules/evaluate.smk"
 include: "rules/bpc.smk"
 include: "rules/mtbench.smk"
+include: "rules/pairwise.smk"
 include: "rules/report.smk"
 include: "rules/selection_report.smk"
 
@@ -59,6 +61,7 @@ rule all:
         rules.tables.output if RUNS else [],
         rules.entropy_law_plot.output if RUNS else [],
         rules.bpc_plots.output if RUNS and EVALUATORS["bpc"].enabled(config) else [],
+        rules.pairwise_plot.output if PAIRS else [],
 
 
 # Warnings of the jobs that ran (also in their logs), shown at the end of the run.

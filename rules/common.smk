@@ -7,6 +7,7 @@ import sys
 from workflow_lib.config.grid import (
     method_kind,
     methods_of_kind,
+    pairwise_pairs,
     pools_of_kind,
     selections,
 )
@@ -15,6 +16,7 @@ from workflow_lib.evaluate.judge.runner import TRANSPORT_KEYS
 from workflow_lib.evaluate.registry import EVALUATORS, enabled_evaluators
 from workflow_lib.evaluate.inference import eval_device as _eval_device
 from workflow_lib.evaluate.inference import eval_gpus, inference_settings
+from workflow_lib.evaluate.pairwise.testsets import TESTSETS
 
 
 def _alternatives(names):
@@ -51,6 +53,8 @@ if os.sep in config["tools_python"]:
     config["tools_python"] = os.path.join(workflow.basedir, config["tools_python"])
 LMEVAL = config["eval"]["lmeval"]
 MTBENCH = config["eval"]["mtbench"]
+PAIRWISE = config["eval"]["pairwise"]
+PAIRS = pairwise_pairs(config)
 # Fine-tunes on a selection file (rule train), and IterIT runs that select while training.
 FINETUNE_RUNS = {
     name: run
@@ -71,6 +75,7 @@ wildcard_constraints:
     corpus=_alternatives(config["corpora"]),
     budget=r"all|\d+|0\.\d+",
     run=_alternatives(RUNS),
+    reference=_alternatives(RUNS),
     scorer=_alternatives(config["scorers"]),
     scatteritem=r"\d+-of-\d+",
 
@@ -306,8 +311,15 @@ def bpc_results(wildcards):
 
 def eval_metrics_files():
     """metrics.json of every run for every evaluator the config enables (evaluate.registry)."""
-    evaluators = enabled_evaluators(config)
-    return [evaluator.metrics_file(run) for run in RUNS for evaluator in evaluators]
+    evaluated = {
+        e: e.evaluated_runs(config, list(RUNS)) for e in enabled_evaluators(config)
+    }
+    return [
+        e.metrics_file(run)
+        for run in RUNS
+        for e, runs in evaluated.items()
+        if run in runs
+    ]
 
 
 def selection_manifests():
@@ -361,12 +373,68 @@ def mtbench_generation():
     }
 
 
-def mtbench_judge():
-    """What shapes a run's judgments: the judge settings without the transport ones (parallel,
-    timeout, retries), which the job reads from the config; the API key stays in the environment.
-    """
-    judge = MTBENCH["judge"]
+def judge_settings(evaluator):
+    """What shapes an evaluator's judgments: its judge settings without the transport ones
+    (parallel, timeout, retries), which the job reads from the config; the API key stays in the
+    environment."""
+    judge = config["eval"][evaluator]["judge"]
     return {key: value for key, value in judge.items() if key not in TRANSPORT_KEYS}
+
+
+def stand_in_judges():
+    """The enabled evaluators judged by the local stand-in (their results are not quality
+    judgments; the table and plots say so)."""
+    return [
+        e.name
+        for e in enabled_evaluators(config)
+        if config["eval"][e.name].get("judge", {}).get("kind") == "local"
+    ]
+
+
+PAIRWISE_SETS = [f"resources/pairwise/{s.file}" for s in TESTSETS.values()]
+
+
+def pairwise_source_files(wildcards):
+    """The local pairwise test set files (a change redoes the copy); none for a download or the
+    demo set. Missing files are not inputs (the job names them), as for MT-bench."""
+    folder = PAIRWISE["local_data"]
+    if folder is None or PAIRWISE["questions"] == "demo":
+        return {}
+    files = {name: os.path.join(folder, s.file) for name, s in TESTSETS.items()}
+    return {name: path for name, path in files.items() if os.path.isfile(path)}
+
+
+def pairwise_questions():
+    """Which questions the answers and judgments are of (a change redoes both)."""
+    return {key: PAIRWISE[key] for key in ("testsets", "per_set")}
+
+
+def pairwise_generation():
+    """What shapes a run's pairwise answers (a change regenerates them)."""
+    return {
+        **{key: PAIRWISE[key] for key in ("template", "max_length", "batch_size")},
+        **eval_inference(PAIRWISE["dtype"]),
+    }
+
+
+def pairwise_runs():
+    """The runs judged against a reference, each once (a metrics file each)."""
+    return list(dict.fromkeys(pair.run for pair in PAIRS))
+
+
+def pairwise_judgments(wildcards):
+    """The judgments of a run against each of its references."""
+    return [
+        f"results/eval/{wildcards.run}/pairwise/vs_{pair.reference}/judgments.jsonl"
+        for pair in PAIRS
+        if pair.run == wildcards.run
+    ]
+
+
+def pairwise_labels(wildcards):
+    """How a run's metrics name each of its reference runs (the reference's method, or base),
+    in the order of pairwise_judgments."""
+    return [pair.label for pair in PAIRS if pair.run == wildcards.run]
 
 
 def scorer_params(wildcards):

@@ -66,7 +66,7 @@ rule mtbench_judge:
     benchmark:
         "benchmarks/mtbench_judge/{run}.tsv"
     params:
-        judge=mtbench_judge(),
+        judge=judge_settings("mtbench"),
         per_category=MTBENCH["per_category"],
     threads: 1
     resources:

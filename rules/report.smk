@@ -7,6 +7,7 @@ localrules:
     tables,
     bpc_plots,
     entropy_law_plot,
+    pairwise_plot,
 
 
 rule collect_metrics:
@@ -38,6 +39,8 @@ rule tables:
         tex="results/tables/main.tex",
     log:
         "logs/report/tables.log",
+    params:
+        stand_in=stand_in_judges(),
     conda:
         "../envs/core.yaml"
     script:
@@ -75,6 +78,27 @@ rule entropy_law_plot:
         svg="results/plots/entropy_law.svg",
     log:
         "logs/report/entropy_law_plot.log",
+    conda:
+        "../envs/core.yaml"
+    script:
+        "../scripts/report.py"
+
+
+rule pairwise_plot:
+    input:
+        metrics="results/tables/metrics.csv",
+    output:
+        png=report(
+            "results/plots/pairwise.png",
+            caption="../report/pairwise.rst",
+            category="Plots",
+        ),
+        svg="results/plots/pairwise.svg",
+    log:
+        "logs/report/pairwise_plot.log",
+    params:
+        judge_model=PAIRWISE["judge"]["model"],
+        stand_in="pairwise" in stand_in_judges(),
     conda:
         "../envs/core.yaml"
     script:

@@ -1,7 +1,9 @@
-"""Report rules: the tidy metrics table, the paper tables, and the BPC and Entropy-Law plots."""
+"""Report rules: the tidy metrics table, the paper tables, and the BPC, Entropy-Law and pairwise
+plots."""
 
 from workflow_lib.config.grid import runs
 from workflow_lib.core.jobs import run_job
+from workflow_lib.report.pairwise import pairwise_figure
 from workflow_lib.report.tables import (
     bpc_figure,
     collect_metrics,
@@ -19,7 +21,8 @@ def collect(smk):
 
 
 def tables(smk):
-    table = main_table(read_metrics_table(smk.input.metrics), selection_table(smk.input.manifests))
+    table = main_table(read_metrics_table(smk.input.metrics), selection_table(smk.input.manifests),
+                       stand_in=smk.params.stand_in)
     for path in (smk.output.md, smk.output.csv, smk.output.tex):
         write_table(table, path)
 
@@ -34,6 +37,12 @@ def entropy_law_plot(smk):
     save_figure(figure, smk.output.png, smk.output.svg)
 
 
+def pairwise_plot(smk):
+    figure = pairwise_figure(read_metrics_table(smk.input.metrics), smk.params.judge_model,
+                             smk.params.stand_in)
+    save_figure(figure, smk.output.png, smk.output.svg)
+
+
 MAIN = {"collect_metrics": collect, "tables": tables, "bpc_plots": bpc_plots,
-        "entropy_law_plot": entropy_law_plot}
+        "entropy_law_plot": entropy_law_plot, "pairwise_plot": pairwise_plot}
 run_job(snakemake, MAIN[snakemake.rule])

@@ -12,9 +12,11 @@ import pytest
 import yaml
 
 from tests.support import ROOT, SNAKEMAKE, TINY_CONFIG, planned_jobs, snakemake, write_config
+from tests.support.run_outputs import copy_run
 
 NAMED_TARGETS = ["all", "pools", "corpora", "models", "select_all", "selection_report",
-                 "train_all", "eval_all", "mtbench_all", "tables", "bpc_plots", "entropy_law_plot"]
+                 "train_all", "eval_all", "mtbench_all", "pairwise_all", "tables", "bpc_plots",
+                 "entropy_law_plot"]  # pairwise_plot: part of `all`
 
 
 @pytest.mark.parametrize("target", NAMED_TARGETS)
@@ -37,6 +39,11 @@ def test_dry_run_of_each_named_target_on_the_demo_config(tmp_path, target):
     if target in ("eval_all", "mtbench_all"):
         assert jobs["mtbench_answers"] == jobs["mtbench_judge"] == 8
         assert jobs["mtbench_data"] == 1
+    if target in ("eval_all", "pairwise_all", "all"):
+        # superfiltering and cherry against random: three runs answer, two pairs are judged
+        assert jobs["pairwise_answers"] == 3 and jobs["pairwise_data"] == 1
+        assert jobs["pairwise_judge"] == jobs["pairwise_metrics"] == 2
+        assert ("pairwise_plot" in jobs) == (target == "all")
     if target == "models":
         assert jobs == {"prepare_model": 1, "models": 1}
     if target == "all":
@@ -101,6 +108,37 @@ def test_tiny_end_to_end_trains_evaluates_and_reports(tiny_run):
     assert len(judged.splitlines()) == 2 * 5  # one question per fixture category, two turns
     for plot in ("bpc_vs_score.png", "entropy_law.png"):
         assert (tiny_run / "results/plots" / plot).stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_pairwise_judging_added_to_a_finished_run_adds_only_its_jobs(tiny_run, tmp_path):
+    """eval.pairwise turned on after the tiny run: longest against random, one question of
+    each demo set, the stand-in judge; only the pairwise jobs and the report run."""
+    copy_run(tiny_run, tmp_path)
+    config = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    config["eval"]["pairwise"] = {"enabled": True, "questions": "demo", "per_set": 1,
+                                  "max_length": 96, "pairs": [{"reference": "random"}]}
+    write_config(tmp_path, config)
+    targets = ("pairwise_plot", "results/tables/main.md")
+    assert planned_jobs(snakemake(tmp_path, "-n", *targets)) == {
+        "pairwise_data": 1, "pairwise_answers": 2, "pairwise_judge": 1, "pairwise_metrics": 1,
+        "collect_metrics": 1, "pairwise_plot": 1, "tables": 1}
+    snakemake(tmp_path, *targets)
+    pair = tmp_path / "results/eval/demo-longest-10-tiny/pairwise"
+    judged = [json.loads(line) for line in (pair / "vs_demo-random-10-tiny/judgments.jsonl")
+              .read_text().splitlines()]
+    assert len(judged) == 5 and all(r["reference"] == "demo-random-10-tiny" for r in judged)
+    assert all(r["attempts"] == [1, 1] for r in judged)  # both orders, each judged once
+    rows = {(r["benchmark"], r["metric"]): r["value"]
+            for r in json.loads((pair / "metrics.json").read_text())["metrics"]}
+    assert sum(rows["pairwise_vs_random", m] for m in ("win", "tie", "lose", "failed")) == 5
+    assert not (tmp_path / "results/eval/demo-random-10-tiny/pairwise/metrics.json").exists()
+    header = (tmp_path / "results/tables/main.md").read_text().splitlines()[0]
+    assert "pairwise_vs_random (winning_score) ↑ [stand-in judge]" in header
+    assert "mt_bench (score) ↑ [stand-in judge]" in header
+    assert (tmp_path / "results/plots/pairwise.png").stat().st_size > 10_000
+    assert "stand-in judge (not a quality judgment)" in \
+        (tmp_path / "results/plots/pairwise.svg").read_text()
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ import jsonschema
 import yaml
 
 from workflow_lib.config.batch import launch_problems, resolve_batch
-from workflow_lib.config.grid import method_kind, pools_of_kind
+from workflow_lib.config.grid import method_kind, pairwise_pairs, pools_of_kind
 from workflow_lib.core.errors import ConfigError
 from workflow_lib.evaluate.inference import inference_problems
 from workflow_lib.select.registry import KINDS
@@ -41,10 +41,22 @@ def _with_defaults(validator_class: type) -> type:
 _Validator = _with_defaults(jsonschema.Draft202012Validator)
 
 
-def _describe(error: jsonschema.ValidationError) -> str:
+def _allowed_keys(schema: dict, root: dict) -> list[str]:
+    """The keys an object schema allows: its own properties and those of the `$defs` its
+    `allOf` refers to (a shared definition extended, as the judges' are)."""
+    keys = set(schema.get("properties", {}))
+    for part in schema.get("allOf", []):
+        ref = part.get("$ref", "")
+        if ref.startswith("#/$defs/"):
+            keys |= set(root["$defs"][ref.removeprefix("#/$defs/")].get("properties", {}))
+    return sorted(keys)
+
+
+def _describe(error: jsonschema.ValidationError, root: dict) -> str:
     path = ".".join(str(p) for p in error.absolute_path) or "<top level>"
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = sorted(error.schema.get("properties", {}))
+    if error.validator in ("additionalProperties", "unevaluatedProperties") \
+            and isinstance(error.instance, dict):
+        allowed = _allowed_keys(error.schema, root)
         extra = sorted(set(error.instance) - set(allowed))
         hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
         return f"{path}: unknown key {', '.join(repr(k) for k in extra)}{hint}"
@@ -79,14 +91,17 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
 
     Raises ConfigError listing every problem, one per line, each prefixed by its key path.
     """
-    validator = _Validator(load_schema(schema_path))
+    schema = load_schema(schema_path)
     errors = sorted(
-        _leaf_errors(validator.iter_errors(config)), key=lambda e: list(map(str, e.absolute_path))
+        _leaf_errors(_Validator(schema).iter_errors(config)),
+        key=lambda e: list(map(str, e.absolute_path)),
     )
-    problems = list(dict.fromkeys(_describe(e) for e in errors))
+    problems = list(dict.fromkeys(_describe(e, schema) for e in errors))
     if not problems:
         train = config["train"]
         problems = _reference_problems(config) + resolve_batch(train) + launch_problems(train)
+    if not problems:  # the pairs are found in the run grid, which needs valid references
+        problems = _pairwise_problems(config)
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     return config
@@ -117,7 +132,7 @@ def _reference_problems(config: dict) -> list[str]:
         if name not in config["corpora"]:
             problems.append(f"eval.bpc.corpora.{i}: {name!r} is not defined in corpora "
                             f"(defined: {_defined(config['corpora'])})")
-    problems += _judge_problems(config["eval"]["mtbench"]["judge"])
+    problems += _judge_problems(config["eval"]["mtbench"]["judge"], "eval.mtbench.judge")
     problems += inference_problems(config)
     for i, exp in enumerate(config["experiments"]):
         during = [m for m in exp["methods"]
@@ -155,13 +170,37 @@ def _reference_problems(config: dict) -> list[str]:
     return problems
 
 
-def _judge_problems(judge: dict) -> list[str]:
+def _judge_problems(judge: dict, setting: str) -> list[str]:
     """The judge's base_url and key variable (whose value, possibly a pasted key, is not shown)."""
     problems = []
     if (judge["kind"] == "openai") != (judge["base_url"] is not None):
-        problems.append("eval.mtbench.judge.base_url: required with kind openai, and only then")
+        problems.append(f"{setting}.base_url: required with kind openai, and only then")
     name = judge["api_key_env"]
     if name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-        problems.append("eval.mtbench.judge.api_key_env: must be the NAME of an environment "
+        problems.append(f"{setting}.api_key_env: must be the NAME of an environment "
                         "variable, not the key (value not shown)")
+    return problems
+
+
+def _pairwise_problems(config: dict) -> list[str]:
+    """eval.pairwise: methods it names, its judge, and every pair's reference run."""
+    pairwise = config["eval"]["pairwise"]
+    if not pairwise["enabled"]:
+        return []
+    problems = _judge_problems(pairwise["judge"], "eval.pairwise.judge")
+    for i, entry in enumerate(pairwise["pairs"]):
+        named = [("reference", entry["reference"])] if entry["reference"] != "base" else []
+        named += [(f"methods.{j}", m) for j, m in enumerate(entry["methods"] or [])]
+        for field, name in named:
+            if name not in config["methods"]:
+                problems.append(f"eval.pairwise.pairs.{i}.{field}: {name!r} is not defined in "
+                                f"methods (defined: {_defined(config['methods'])}, or base)")
+    if problems:
+        return problems
+    try:
+        if not pairwise_pairs(config):
+            problems.append("eval.pairwise.pairs: no run to judge (enabled, but no pair of the "
+                            "experiment grid matches)")
+    except ConfigError as err:
+        problems.append(str(err))
     return problems

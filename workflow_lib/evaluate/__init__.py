@@ -3,6 +3,7 @@ write through (`registry`, `metrics`), BPC on corpora, lm-eval tasks and metrics
 answers and judging, pairwise judging against a reference run (Superfiltering), and the
 OpenAI-compatible judge client, judgment cache and stand-in server.
 How evaluation jobs load and place a model (`inference`: device, dtype, device map, GPUs).
-Imports `core`, `data`, `models` and `scoring`; `registry` and `inference` import nothing (the
-Snakefile reads them) and `metrics` only `core` and `registry`.
+Imports `core`, `data`, `models` and `scoring`; `registry` and `inference` import nothing when they
+load (the Snakefile reads them; the registry's pairwise entry asks `config.grid` for the judged
+runs when called) and `metrics` only `core` and `registry`.
 """

@@ -8,7 +8,8 @@ docs/metrics-contract.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 METRICS_PATTERN = "results/eval/{run}/{evaluator}/metrics.json"
@@ -18,16 +19,19 @@ METRICS_PATTERN = "results/eval/{run}/{evaluator}/metrics.json"
 class Evaluator:
     """One evaluator of the pipeline.
 
-    `enabled` tells from the (validated) config whether its metrics are part of the results.
-    `paper_metrics` are the (benchmark, metric) pairs that become columns of the paper table;
-    None puts all of them there. `version` is a parameter of the evaluator's first rule: bump
-    it when a change of its code changes its numbers, and Snakemake reruns it for every run.
+    `enabled` tells from the (validated) config whether its metrics are part of the results;
+    `runs`, which runs it evaluates (None: every run). `paper_metrics` are the (benchmark,
+    metric) pairs that become columns of the paper table, the benchmark a regular expression
+    (whole match); None puts all of them there. `version` is a parameter of the evaluator's
+    first rule: bump it when a change of its code changes its numbers, and Snakemake reruns it
+    for every run.
     """
 
     name: str
     enabled: Callable[[Mapping], bool]
     version: int
     paper_metrics: frozenset[tuple[str, str]] | None = None
+    runs: Callable[[Mapping], Collection[str]] | None = None
 
     @property
     def metrics(self) -> str:
@@ -38,6 +42,26 @@ class Evaluator:
         """The metrics file of `run`."""
         return METRICS_PATTERN.format(run=run, evaluator=self.name)
 
+    def evaluated_runs(self, config: Mapping, runs: Sequence[str]) -> list[str]:
+        """Those of `runs` (the grid's, in order) that this evaluator evaluates."""
+        if self.runs is None:
+            return list(runs)
+        wanted = set(self.runs(config))
+        return [run for run in runs if run in wanted]
+
+    def in_paper(self, benchmark: str, metric: str) -> bool:
+        """Whether the (benchmark, metric) row is a column of the paper table."""
+        return self.paper_metrics is None or any(
+            metric == m and re.fullmatch(pattern, benchmark) for pattern, m in self.paper_metrics)
+
+
+def _pairwise_runs(config: Mapping) -> list[str]:
+    """The runs judged against a reference (each has a metrics file); config.grid is imported
+    here, when the function runs, so that importing the registry stays free of the grid."""
+    from workflow_lib.config.grid import pairwise_pairs
+
+    return [pair.run for pair in pairwise_pairs(dict(config))]
+
 
 EVALUATORS: dict[str, Evaluator] = {e.name: e for e in (
     Evaluator("lmeval", lambda config: True, version=1),
@@ -45,6 +69,11 @@ EVALUATORS: dict[str, Evaluator] = {e.name: e for e in (
     # Per category, per turn, judge spread and failures stay in metrics.csv.
     Evaluator("mtbench", lambda config: config["eval"]["mtbench"]["enabled"], version=1,
               paper_metrics=frozenset({("mt_bench", "score")})),
+    # The winning score over all test sets against each reference; the per-set counts and
+    # scores stay in metrics.csv and the pairwise plot.
+    Evaluator("pairwise", lambda config: config["eval"]["pairwise"]["enabled"], version=1,
+              paper_metrics=frozenset({(r"pairwise_vs_[^/]+", "winning_score")}),
+              runs=_pairwise_runs),
 )}
 
 

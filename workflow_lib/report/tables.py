@@ -110,16 +110,22 @@ def _key(benchmark: str, metric: str) -> str:
     return f"{benchmark} ({metric})"
 
 
-def main_table(metrics: pd.DataFrame, selections: pd.DataFrame) -> pd.DataFrame:
+STAND_IN = "[stand-in judge]"  # marks the columns of an evaluator judged by the stand-in
+
+
+def main_table(metrics: pd.DataFrame, selections: pd.DataFrame,
+               stand_in: Iterable[str] = ()) -> pd.DataFrame:
     """The paper table: a row per run, grouped by (pool, budget, base model) in order of first
     appearance with methods in config order; the selection's statistics; then one column per
     benchmark metric, `benchmark (metric) ↑` (higher is better) or `↓` (of an evaluator that
-    names its `paper_metrics`, only those)."""
-    paper = {name: evaluator.paper_metrics for name, evaluator in EVALUATORS.items()}
-    metrics = metrics[[paper[ev] is None or (b, m) in paper[ev] for ev, b, m
+    names its `paper_metrics`, only those), followed by `[stand-in judge]` for the evaluators
+    `stand_in` names (judged by the local stand-in: not a quality judgment)."""
+    metrics = metrics[[EVALUATORS[ev].in_paper(b, m) for ev, b, m
                        in zip(metrics.evaluator, metrics.benchmark, metrics.metric, strict=True)]]
-    columns = [f"{_key(b, m)} {'↑' if up else '↓'}" for b, m, up
-               in zip(metrics.benchmark, metrics.metric, metrics.higher_is_better, strict=True)]
+    stand_in = set(stand_in)
+    columns = [f"{_key(b, m)} {'↑' if up else '↓'}{f' {STAND_IN}' if ev in stand_in else ''}"
+               for ev, b, m, up in zip(metrics.evaluator, metrics.benchmark, metrics.metric,
+                                       metrics.higher_is_better, strict=True)]
     labelled = metrics.assign(column=columns)
     clash = labelled[labelled.duplicated(["run", "column"], keep=False)]
     if len(clash):

@@ -108,6 +108,7 @@ def test_ambiguous_run_names_are_rejected(demo_config):
         {"pools": ["demo-b"], "methods": ["c"], "budgets": [120], "base_models": ["smollm2-135m"]},
         {"pools": ["demo"], "methods": ["b-c"], "budgets": [120], "base_models": ["smollm2-135m"]},
     ]
+    demo_config["eval"]["pairwise"]["enabled"] = False  # its pairs are found among the runs
     validate_config(demo_config)
     with pytest.raises(ConfigError, match="'demo-b-c-120-smollm2-135m' is ambiguous"):
         runs(demo_config)

@@ -13,10 +13,11 @@ per set and over all sets (the paper's, from the totals of the five sets).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 
 from workflow_lib.core.errors import UserError
+from workflow_lib.evaluate.metrics import MetricRow, RunMetrics
 
 OUTCOMES = ("win", "tie", "lose", "failed")  # from A's side
 
@@ -99,3 +100,11 @@ def pairwise_metrics(run: str, reference: str, records: Sequence[dict]) -> dict:
     for name, counts in per_set.items():
         rows += _rows(f"{benchmark}/{name}", counts)
     return {"run": run, "evaluator": "pairwise", "metrics": rows}
+
+
+def pairwise_run_metrics(run: str, judged: Mapping[str, Sequence[dict]]) -> RunMetrics:
+    """The metrics file of `run` from its judgments against each reference, keyed by the
+    reference's label (`pairwise_vs_{label}` rows of `pairwise_metrics`, one block per label)."""
+    rows = [MetricRow(**row) for label, records in judged.items()
+            for row in pairwise_metrics(run, label, records)["metrics"]]
+    return RunMetrics(run, "pairwise", rows)
