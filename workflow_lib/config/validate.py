@@ -15,7 +15,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from workflow_lib.config.grid import method_kind, pools_of_kind
+from workflow_lib.config.grid import method_kind, pools_of_kind, runs
 from workflow_lib.core.errors import ConfigError
 from workflow_lib.select.registry import KINDS
 
@@ -96,6 +96,13 @@ def _defined(section: dict) -> str:
 def _reference_problems(config: dict) -> list[str]:
     problems = []
     for i, exp in enumerate(config["experiments"]):
+        grid = [bool(exp[field]) for field in ("pools", "methods", "budgets")]
+        if any(grid) and not all(grid):
+            problems.append(f"experiments.{i}: pools, methods and budgets go together (an entry "
+                            "with base_models alone evaluates the base models as they are)")
+        if not any(grid) and not exp["base_models"]:
+            problems.append(f"experiments.{i}: nothing to run: give pools, methods and budgets, "
+                            "or base_models to evaluate")
         for field, section in (("pools", "pools"), ("methods", "methods"),
                                ("base_models", "models")):
             for name in exp[field]:
@@ -114,6 +121,7 @@ def _reference_problems(config: dict) -> list[str]:
         if name not in config["corpora"]:
             problems.append(f"eval.bpc.corpora.{i}: {name!r} is not defined in corpora "
                             f"(defined: {_defined(config['corpora'])})")
+    problems += _area_problems(config)
     problems += _judge_problems(config["eval"]["mtbench"]["judge"])
     for i, exp in enumerate(config["experiments"]):
         during = [m for m in exp["methods"]
@@ -154,4 +162,23 @@ def _judge_problems(judge: dict) -> list[str]:
     if name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         problems.append("eval.mtbench.judge.api_key_env: must be the NAME of an environment "
                         "variable, not the key (value not shown)")
+    return problems
+
+
+def _area_problems(config: dict) -> list[str]:
+    """eval.bpc.areas: corpora that are measured, runs of the grid to exclude, no 'overall'."""
+    bpc = config["eval"]["bpc"]
+    problems = []
+    known = all(m in config["methods"] for exp in config["experiments"] for m in exp["methods"])
+    run_names = {run.name for run in runs(config)} if known else None
+    for name, area in bpc["areas"].items():
+        if name == "overall":
+            problems.append("eval.bpc.areas: 'overall' is reserved (the fit over all areas)")
+        if area["corpus"] not in bpc["corpora"]:
+            problems.append(f"eval.bpc.areas.{name}.corpus: {area['corpus']!r} is not in "
+                            f"eval.bpc.corpora ({', '.join(bpc['corpora']) or 'none'})")
+        for run in area["exclude"]:
+            if run_names is not None and run not in run_names:
+                problems.append(f"eval.bpc.areas.{name}.exclude: {run!r} is not a run "
+                                f"(runs: {', '.join(sorted(run_names)) or 'none'})")
     return problems
