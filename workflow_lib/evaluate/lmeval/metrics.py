@@ -67,8 +67,10 @@ def tidy_metrics(raw: dict, run: str) -> RunMetrics:
 def lmeval_command(python: str, model_dir: str | Path, task_dir: str | Path,
                    tasks: Sequence[str], output_dir: str | Path, *, device: str = "cpu",
                    batch_size: int = 8, limit: int | None = None,
-                   apply_chat_template: bool = True) -> list[str]:
-    """The lm-eval command line (float32 on CPU, bfloat16 on CUDA; samples are logged)."""
+                   apply_chat_template: bool = True,
+                   confirm_run_unsafe_code: bool = False) -> list[str]:
+    """The lm-eval command line (float32 on CPU, bfloat16 on CUDA; samples are logged);
+    `confirm_run_unsafe_code` lets tasks that execute model-written code (humaneval, mbpp) run."""
     dtype = "float32" if device == "cpu" else "bfloat16"
     cmd = [python, "-m", "lm_eval", "run", "--model", "hf",
            "--model_args", f"pretrained={Path(model_dir).resolve()},dtype={dtype}",
@@ -79,14 +81,16 @@ def lmeval_command(python: str, model_dir: str | Path, task_dir: str | Path,
         cmd.append("--apply_chat_template")
     if limit is not None:
         cmd += ["--limit", str(limit)]
+    if confirm_run_unsafe_code:
+        cmd.append("--confirm_run_unsafe_code")
     return cmd
 
 
 def run_lmeval(model_dir: str | Path, task_dir: str | Path, *, run: str, results: str | Path,
                metrics: str | Path, manifest: str | Path, log: TextIO, python: str,
                device: str = "cpu", batch_size: int = 8, limit: int | None = None,
-               apply_chat_template: bool = True, offline: bool = True,
-               threads: int | None = None) -> RunMetrics:
+               apply_chat_template: bool = True, confirm_run_unsafe_code: bool = False,
+               offline: bool = True, threads: int | None = None) -> RunMetrics:
     """Evaluate `model_dir` on every task listed in `task_dir`'s tasks.json.
 
     lm-eval's output goes to `log`, an open file (the job's log; lm-eval writes through the same
@@ -103,8 +107,11 @@ def run_lmeval(model_dir: str | Path, task_dir: str | Path, *, run: str, results
     shutil.rmtree(raw_dir, ignore_errors=True)
     cmd = lmeval_command(python, model_dir, task_dir, listing["tasks"], raw_dir, device=device,
                          batch_size=batch_size, limit=limit,
-                         apply_chat_template=apply_chat_template)
-    env = tool_env(offline, threads, TOKENIZERS_PARALLELISM="false")
+                         apply_chat_template=apply_chat_template,
+                         confirm_run_unsafe_code=confirm_run_unsafe_code)
+    # The code_eval metric of humaneval and mbpp asks for this variable besides the flag.
+    code_eval = {"HF_ALLOW_CODE_EVAL": "1"} if confirm_run_unsafe_code else {}
+    env = tool_env(offline, threads, TOKENIZERS_PARALLELISM="false", **code_eval)
     start = time.perf_counter()
     print("$", " ".join(cmd), file=log, flush=True)
     proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, check=False)
