@@ -169,8 +169,9 @@ def _area_problems(config: dict) -> list[str]:
     """eval.bpc.areas: corpora that are measured, runs of the grid to exclude, no 'overall'."""
     bpc = config["eval"]["bpc"]
     problems = []
+    excluding = any(area["exclude"] for area in bpc["areas"].values())
     known = all(m in config["methods"] for exp in config["experiments"] for m in exp["methods"])
-    run_names = {run.name for run in runs(config)} if known else None
+    run_names = {run.name for run in runs(config)} if excluding and known else None
     for name, area in bpc["areas"].items():
         if name == "overall":
             problems.append("eval.bpc.areas: 'overall' is reserved (the fit over all areas)")
