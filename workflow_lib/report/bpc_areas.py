@@ -3,12 +3,12 @@ them (docs/methods.md §4.8).
 
 An area pairs a corpus with benchmarks (`eval.bpc.areas`): each run's BPC on the corpus against
 the weighted mean of its scores on the area's (benchmark, metric) pairs, fitted over the runs the
-area does not exclude. With two areas or more, "overall" puts each run's mean BPC over the areas'
-corpora against the mean of its area scores (the paper's overall fit: the mean of its three area
-averages, which gives its r = -0.931 and RMSE 0.031). Without configured areas, each corpus of
-`eval.bpc.corpora` is an area scored by the mean of every higher-is-better lm-eval metric all runs
-have. Every fit is the least-squares line with Pearson r and the RMSE of its residuals, the
-paper's "RMSE" (`tables.linear_fit`).
+area does not exclude. With two areas or more that name their benchmarks, "overall" puts each
+run's mean BPC over the areas' corpora against the mean of its area scores (the paper's overall
+fit: the mean of its three area averages gives its r = -0.931 and RMSE 0.031). Without
+configured areas, each corpus of `eval.bpc.corpora` is an area scored by the mean of every
+higher-is-better lm-eval metric all runs have. Every fit is the least-squares line with
+Pearson r and the RMSE of its residuals, the paper's "RMSE" (`tables.linear_fit`).
 
 The paper's own points (Tables 4, 6 and 8 of arXiv 2404.09937v2) ship in
 `data/compression_intelligence.csv`; an area with `paper: knowledge|coding|math` draws them,
