@@ -171,7 +171,7 @@ def area_panels(metrics: pd.DataFrame, areas: list[Area]) -> list[Panel]:
         papers = {area.paper for area in areas}
         drawn = set(PAPER_TABLES) <= papers
         result.append(Panel(OVERALL, " + ".join(corpora),
-                            "mean of the area scores (" + ", ".join(a.name for a in areas) + ")",
+                            "the area scores (" + ", ".join(a.name for a in areas) + ")",
                             points, paper_points(OVERALL) if drawn else None,
                             "Tables 4, 6, 8" if drawn else None))
     return result
