@@ -59,7 +59,7 @@ rule all:
         rules.select_all.input,
         rules.train_all.input,
         rules.tables.output if RUNS else [],
-        rules.entropy_law_plot.output if RUNS else [],
+        rules.entropy_law_plot.output if FINETUNE_RUNS or ITERIT_RUNS else [],
         rules.bpc_plots.output if RUNS and EVALUATORS["bpc"].enabled(config) else [],
         rules.pairwise_plot.output if PAIRS else [],
 

@@ -309,6 +309,11 @@ def bpc_results(wildcards):
     )
 
 
+def bpc_areas():
+    """What the BPC plot and correlations.csv are drawn from: eval.bpc's corpora and areas."""
+    return {key: config["eval"]["bpc"][key] for key in ("corpora", "areas")}
+
+
 def eval_metrics_files():
     """metrics.json of every run for every evaluator the config enables (evaluate.registry)."""
     evaluated = {
@@ -466,7 +471,10 @@ SELECTION_PLOTS = ("overlap", "rank_agreement", "distributions")
 
 
 def selection_report_files():
-    """The selection table and each pool's selection plots (rule selection_report)."""
+    """The selection table and each pool's selection plots (rule selection_report); none
+    without selection files."""
+    if not file_selections():
+        return []
     return [
         "results/tables/selections.csv",
         *expand(

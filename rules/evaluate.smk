@@ -39,6 +39,7 @@ rule lmeval:
         batch_size=LMEVAL["batch_size"],
         limit=LMEVAL["limit"],
         apply_chat_template=LMEVAL["apply_chat_template"],
+        confirm_run_unsafe_code=LMEVAL["confirm_run_unsafe_code"],
         offline=config["offline"],
     threads: 2
     resources:

@@ -57,8 +57,15 @@ rule bpc_plots:
             category="Plots",
         ),
         svg="results/plots/bpc_vs_score.svg",
+        correlations=report(
+            "results/tables/correlations.csv",
+            caption="../report/correlations.rst",
+            category="Tables",
+        ),
     log:
         "logs/report/bpc_plots.log",
+    params:
+        bpc=bpc_areas(),
     conda:
         "../envs/core.yaml"
     script:

@@ -20,6 +20,7 @@ def main(smk):
         batch_size=smk.params.batch_size,
         limit=smk.params.limit,
         apply_chat_template=smk.params.apply_chat_template,
+        confirm_run_unsafe_code=smk.params.confirm_run_unsafe_code,
         offline=smk.params.offline,
         threads=smk.threads,
     )

@@ -1,11 +1,11 @@
-"""Report rules: the tidy metrics table, the paper tables, and the BPC, Entropy-Law and pairwise
-plots."""
+"""Report rules: the tidy metrics table, the paper tables, the BPC plot with its correlations
+table, and the Entropy-Law and pairwise plots."""
 
 from workflow_lib.config.grid import runs
 from workflow_lib.core.jobs import run_job
+from workflow_lib.report.bpc_areas import area_figure, area_panels, areas_from_config, correlations
 from workflow_lib.report.pairwise import pairwise_figure
 from workflow_lib.report.tables import (
-    bpc_figure,
     collect_metrics,
     entropy_law_figure,
     main_table,
@@ -28,7 +28,10 @@ def tables(smk):
 
 
 def bpc_plots(smk):
-    save_figure(bpc_figure(read_metrics_table(smk.input.metrics)), smk.output.png, smk.output.svg)
+    metrics = read_metrics_table(smk.input.metrics)
+    panels = area_panels(metrics, areas_from_config(smk.params.bpc))
+    write_table(correlations(panels), smk.output.correlations)
+    save_figure(area_figure(metrics, panels), smk.output.png, smk.output.svg)
 
 
 def entropy_law_plot(smk):

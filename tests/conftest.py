@@ -22,7 +22,13 @@ def tiny_run(tmp_path_factory) -> Path:
             for i in range(6)]
     (workdir / "corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     mtbench = {"enabled": True, "max_new_tokens": 8, "per_category": 1, "questions": "demo"}
-    write_config(workdir, {**TINY_CONFIG, "eval": {**TINY_CONFIG["eval"], "mtbench": mtbench},
+    areas = {"answers": {"corpus": "small_cc", "exclude": ["base-tiny"], "benchmarks": [
+                 {"benchmark": "demo_heldout_gen", "metric": "exact_match_strip"}]},
+             "choices": {"corpus": "small_cc",
+                         "benchmarks": [{"benchmark": "demo_heldout_mc", "metric": "acc"}]}}
+    bpc = {**TINY_CONFIG["eval"]["bpc"], "areas": areas}
+    write_config(workdir, {**TINY_CONFIG,
+                           "eval": {**TINY_CONFIG["eval"], "mtbench": mtbench, "bpc": bpc},
                            "corpora": {"small_cc": {"source": {"kind": "local",
                                                                "path": "corpus.jsonl"},
                                                     "subset": "cc", "limit": 2}}})

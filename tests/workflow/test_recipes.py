@@ -109,3 +109,15 @@ def test_readme_own_pool_config_selects_without_a_model(tmp_path):
             assert manifest["n_pool"] == 400 and manifest["stats"]["n_records"] == size
             assert manifest["inputs"]["pool"]["sha256"]
             assert records[0]["meta"]["format"] == "alpaca"
+
+
+def test_compression_intelligence_recipe_evaluates_base_models_only(tmp_path):
+    """The evaluation-only recipe plans no selection or training, one lm-eval job per model and
+    a BPC job per model and corpus, and the per-area plot (a dry run, no network)."""
+    config = yaml.safe_load((ROOT / "configs" / "compression-intelligence.yaml").read_text())
+    write_config(tmp_path, config)
+    jobs = planned_jobs(snakemake(tmp_path, "-n"))
+    models = len(config["models"])
+    assert jobs == {"prepare_model": models, "prepare_corpus": 3, "lmeval_tasks": 1,
+                    "lmeval": models, "bpc": 3 * models, "bpc_metrics": models,
+                    "collect_metrics": 1, "tables": 1, "bpc_plots": 1, "all": 1}, jobs

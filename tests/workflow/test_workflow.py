@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -108,6 +109,11 @@ def test_tiny_end_to_end_trains_evaluates_and_reports(tiny_run):
     assert len(judged.splitlines()) == 2 * 5  # one question per fixture category, two turns
     for plot in ("bpc_vs_score.png", "entropy_law.png"):
         assert (tiny_run / "results/plots" / plot).stat().st_size > 10_000
+    fits = pd.read_csv(tiny_run / "results/tables/correlations.csv", keep_default_na=False)
+    assert fits[["area", "corpus", "points", "n"]].values.tolist() == [
+        ["answers", "small_cc", "runs", 2], ["choices", "small_cc", "runs", 3],
+        ["overall", "small_cc", "runs", 3]]
+    assert fits.excluded.tolist() == ["base-tiny", "", ""]
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ import jsonschema
 import yaml
 
 from workflow_lib.config.batch import launch_problems, resolve_batch
-from workflow_lib.config.grid import method_kind, pairwise_pairs, pools_of_kind
+from workflow_lib.config.grid import method_kind, pairwise_pairs, pools_of_kind, runs
 from workflow_lib.core.errors import ConfigError
 from workflow_lib.evaluate.inference import inference_problems
 from workflow_lib.select.registry import KINDS
@@ -114,6 +114,13 @@ def _defined(section: dict) -> str:
 def _reference_problems(config: dict) -> list[str]:
     problems = []
     for i, exp in enumerate(config["experiments"]):
+        grid = [bool(exp[field]) for field in ("pools", "methods", "budgets")]
+        if any(grid) and not all(grid):
+            problems.append(f"experiments.{i}: pools, methods and budgets go together (an entry "
+                            "with base_models alone evaluates the base models as they are)")
+        if not any(grid) and not exp["base_models"]:
+            problems.append(f"experiments.{i}: nothing to run: give pools, methods and budgets, "
+                            "or base_models to evaluate")
         for field, section in (("pools", "pools"), ("methods", "methods"),
                                ("base_models", "models")):
             for name in exp[field]:
@@ -132,6 +139,7 @@ def _reference_problems(config: dict) -> list[str]:
         if name not in config["corpora"]:
             problems.append(f"eval.bpc.corpora.{i}: {name!r} is not defined in corpora "
                             f"(defined: {_defined(config['corpora'])})")
+    problems += _area_problems(config)
     problems += _judge_problems(config["eval"]["mtbench"]["judge"], "eval.mtbench.judge")
     problems += inference_problems(config)
     for i, exp in enumerate(config["experiments"]):
@@ -203,4 +211,24 @@ def _pairwise_problems(config: dict) -> list[str]:
                             "experiment grid matches)")
     except ConfigError as err:
         problems.append(str(err))
+    return problems
+
+
+def _area_problems(config: dict) -> list[str]:
+    """eval.bpc.areas: corpora that are measured, runs of the grid to exclude, no 'overall'."""
+    bpc = config["eval"]["bpc"]
+    problems = []
+    excluding = any(area["exclude"] for area in bpc["areas"].values())
+    known = all(m in config["methods"] for exp in config["experiments"] for m in exp["methods"])
+    run_names = {run.name for run in runs(config)} if excluding and known else None
+    for name, area in bpc["areas"].items():
+        if name == "overall":
+            problems.append("eval.bpc.areas: 'overall' is reserved (the fit over all areas)")
+        if area["corpus"] not in bpc["corpora"]:
+            problems.append(f"eval.bpc.areas.{name}.corpus: {area['corpus']!r} is not in "
+                            f"eval.bpc.corpora ({', '.join(bpc['corpora']) or 'none'})")
+        for run in area["exclude"]:
+            if run_names is not None and run not in run_names:
+                problems.append(f"eval.bpc.areas.{name}.exclude: {run!r} is not a run "
+                                f"(runs: {', '.join(sorted(run_names)) or 'none'})")
     return problems

@@ -3,9 +3,9 @@
 `collect_metrics` stacks the runs' metrics files (read through the metrics contract,
 `workflow_lib.evaluate.metrics`) into the tidy table (`METRIC_COLUMNS`); a base run (the base
 model as it is) has method "base" and pool and budget "-". `main_table` is the paper table. The
-plots put the average benchmark score against BPC, one panel per corpus ("Compression represents
-intelligence linearly"), and against the compression ratio of the selected data (the Entropy
-Law). Equal inputs give byte-identical files.
+Entropy-Law plot puts the average benchmark score against the compression ratio of the selected
+data; `linear_fit` and the panel helpers also serve the per-area BPC plot (`bpc_areas`). Equal
+inputs give byte-identical files.
 """
 
 from __future__ import annotations
@@ -234,7 +234,8 @@ def average_score(metrics: pd.DataFrame, evaluator: str = "lmeval") -> tuple[pd.
     return (wide.mean(axis=1) if keys else pd.Series(dtype=float)), keys
 
 
-def _panels(n: int, title: str) -> tuple[Figure, list[Axes]]:
+def panels(n: int, title: str) -> tuple[Figure, list[Axes]]:
+    """A figure with `n` panels side by side (at least one) under `title`."""
     fig = Figure(figsize=(4.6 * max(n, 1), 4.4), layout="constrained")
     fig.suptitle(textwrap.fill(title, 60 * max(n, 1)), fontsize=9)
     return fig, list(fig.subplots(1, max(n, 1), squeeze=False)[0])
@@ -246,7 +247,7 @@ def no_data(ax: Axes, message: str) -> None:
     ax.set_axis_off()
 
 
-def _method_colors(metrics: pd.DataFrame) -> dict[str, str]:
+def method_colors(metrics: pd.DataFrame) -> dict[str, str]:
     """One colour per method, in order of appearance, the same in every panel and figure."""
     return {method: f"C{i % 10}" for i, method in enumerate(dict.fromkeys(metrics.method))}
 
@@ -281,25 +282,6 @@ def _score_title(evaluator: str, keys: list[str]) -> str:
     return f"score = mean of {evaluator} {', '.join(keys)}"
 
 
-def bpc_figure(metrics: pd.DataFrame, evaluator: str = "lmeval") -> Figure:
-    """Average benchmark score against BPC across runs, one panel per corpus, coloured by
-    method, with the least-squares line and Pearson r in title and legend."""
-    score, keys = average_score(metrics, evaluator)
-    bpc = metrics[metrics.evaluator == "bpc"]
-    corpora = list(dict.fromkeys(bpc.benchmark))
-    fig, axes = _panels(len(corpora), _score_title(evaluator, keys))
-    if not corpora:
-        no_data(axes[0], "no BPC metrics (eval.bpc.corpora is empty)")
-    for ax, corpus in zip(axes, corpora, strict=False):
-        rows = bpc[(bpc.benchmark == corpus) & bpc.run.isin(score.index)]
-        points = pd.DataFrame({"x": rows.value.to_numpy(), "y": score[rows.run].to_numpy(),
-                               "group": rows.method.to_numpy(), "label": rows.run.to_numpy()})
-        _scatter_fit(ax, points, corpus, _method_colors(metrics))
-        ax.set_xlabel(f"BPC on {corpus} (lower is better)")
-        ax.set_ylabel(f"average {evaluator} score")
-    return fig
-
-
 def entropy_law_figure(metrics: pd.DataFrame, selections: pd.DataFrame,
                        evaluator: str = "lmeval") -> Figure:
     """Average benchmark score of each fine-tuned run against the compression ratio of its
@@ -309,11 +291,11 @@ def entropy_law_figure(metrics: pd.DataFrame, selections: pd.DataFrame,
     runs = metrics.drop_duplicates("run")[["run", *RUN_COLUMNS]]
     runs = runs[runs.run.isin(score.index)]
     tuned = runs[runs.method != "base"].merge(selections, on=_CELL)
-    panels = list(dict.fromkeys(zip(tuned.pool, tuned.base_model, strict=True)))
-    fig, axes = _panels(len(panels), _score_title(evaluator, keys))
-    if not panels:
+    cells = list(dict.fromkeys(zip(tuned.pool, tuned.base_model, strict=True)))
+    fig, axes = panels(len(cells), _score_title(evaluator, keys))
+    if not cells:
         no_data(axes[0], "no fine-tuned run with both a score and a selection manifest")
-    for ax, (pool, model) in zip(axes, panels, strict=False):
+    for ax, (pool, model) in zip(axes, cells, strict=False):
         base = runs[(runs.method == "base") & (runs.base_model == model)]
         if len(base):
             ax.axhline(score[base.run.iloc[0]], color="grey", linestyle="--",
@@ -322,7 +304,7 @@ def entropy_law_figure(metrics: pd.DataFrame, selections: pd.DataFrame,
         points = pd.DataFrame({"x": rows["compression ratio"].to_numpy(),
                                "y": score[rows.run].to_numpy(),
                                "group": rows.method.to_numpy(), "label": rows.budget.to_numpy()})
-        _scatter_fit(ax, points, f"{pool} → {model}", _method_colors(metrics))
+        _scatter_fit(ax, points, f"{pool} → {model}", method_colors(metrics))
         ax.set_xlabel("compression ratio of the selected data\n(higher is more redundant)")
         ax.set_ylabel(f"average {evaluator} score")
     return fig

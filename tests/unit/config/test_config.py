@@ -57,6 +57,17 @@ def test_hf_source_defaults_are_filled(demo_config):
      "corpora.demo_heldout_text.source.pool: 'nope' is not a demo pool"),
     (lambda c: c["corpora"].update(metrics=c["corpora"]["stdlib_code"]),
      "corpora: 'metrics' is reserved"),
+    (lambda c: c["experiments"][0].pop("budgets"),
+     "experiments.0: pools, methods and budgets go together"),
+    (lambda c: c["experiments"].append({"base_models": []}), "experiments.2: nothing to run"),
+    (lambda c: c["eval"]["bpc"]["areas"]["code"].update(corpus="cc"),
+     "eval.bpc.areas.code.corpus: 'cc' is not in eval.bpc.corpora (stdlib_code, "),
+    (lambda c: c["eval"]["bpc"]["areas"]["code"].update(exclude=["base-gpt9"]),
+     "eval.bpc.areas.code.exclude: 'base-gpt9' is not a run (runs: base-smollm2-135m, "),
+    (lambda c: c["eval"]["bpc"]["areas"]["code"].update(paper="law"),
+     "eval.bpc.areas.code.paper:"),
+    (lambda c: c["eval"]["bpc"]["areas"].update(overall=c["eval"]["bpc"]["areas"]["code"]),
+     "eval.bpc.areas: 'overall' is reserved"),
 ])
 def test_invalid_configs_name_the_offending_key(demo_config, mutate, expected):
     mutate(demo_config)
@@ -147,3 +158,11 @@ def test_selection_only_config_names_what_needs_a_model(method, scorers, expecte
     with pytest.raises(ConfigError) as err:
         validate_config(config)
     assert expected in str(err.value)
+
+
+def test_evaluation_only_config_lists_base_models_alone():
+    config = validate_config({
+        "models": {"m": {"source": {"kind": "huggingface", "repo": "org/m", "revision": "main"}}},
+        "experiments": [{"base_models": ["m"]}]})
+    assert config["pools"] == {} and config["methods"] == {}
+    assert [r.name for r in runs(config)] == ["base-m"] and list(selections(config)) == []

@@ -263,6 +263,9 @@ def test_lmeval_command_line(tmp_path):
     assert cmd[cmd.index("--tasks") + 1] == "a,b"
     assert cmd[cmd.index("--limit") + 1] == "5" and "--apply_chat_template" in cmd
     plain = lmeval_command("py", "m", "t", ["a"], "o", apply_chat_template=False)
+    assert "--confirm_run_unsafe_code" not in plain
+    assert lmeval_command("py", "m", "t", ["a"], "o",
+                          confirm_run_unsafe_code=True)[-1] == "--confirm_run_unsafe_code"
     assert "--apply_chat_template" not in plain and "--limit" not in plain
     assert "dtype=float32" in plain[plain.index("--model_args") + 1]
 

@@ -7,11 +7,12 @@ import pandas as pd
 import pytest
 
 from workflow_lib.config.grid import runs
+from workflow_lib.core.errors import UserError
 from workflow_lib.core.jsonio import DataError
+from workflow_lib.report.bpc_areas import Area, Benchmark, area_figure, area_panels, correlations
 from workflow_lib.report.tables import (
     METRIC_COLUMNS,
     average_score,
-    bpc_figure,
     collect_metrics,
     entropy_law_figure,
     linear_fit,
@@ -193,13 +194,20 @@ def test_average_score_uses_higher_is_better_metrics_every_run_has(metrics):
     assert keys == ["heldout_em (exact_match)"] and score.to_dict() == pytest.approx(EM)
 
 
+CORPUS_AREAS = (Area("cc", "cc"), Area("py", "py"))  # unconfigured: one per corpus
+
+
+def bpc_figure(metrics, areas=CORPUS_AREAS):
+    return area_figure(metrics, area_panels(metrics, list(areas)))
+
+
 def test_bpc_figure_has_a_panel_per_corpus_with_fit_or_reason(metrics, tmp_path):
     fig = bpc_figure(metrics)
     cc, py = fig.axes
     r = np.corrcoef(list(CC.values()), list(SCORE.values()))[0, 1]
-    assert f"Pearson r = {r:.3f} (n = 4)" in cc.get_title()
-    assert any(f"r = {r:.3f}" in t.get_text() for t in cc.get_legend().get_texts())
-    assert "no fit: 2 points, a fit needs 3" in py.get_title() and not py.get_lines()
+    assert cc.get_title().startswith(f"cc: r = {r:.3f}, RMSE ") and "(n = 4)" in cc.get_title()
+    assert "heldout_em (exact_match), heldout_mc (acc)" in cc.get_ylabel().replace("\n", " ")
+    assert py.get_title() == "py: no fit: 2 points, a fit needs 3" and not py.get_lines()
     line = cc.get_lines()[0]
     slope = np.polyfit(list(CC.values()), list(SCORE.values()), 1)[0]
     xs, ys = line.get_data()
@@ -210,6 +218,31 @@ def test_bpc_figure_has_a_panel_per_corpus_with_fit_or_reason(metrics, tmp_path)
     assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and paths[0].stat().st_size > 10_000
     assert paths[0].read_bytes() == paths[2].read_bytes()
     assert paths[1].read_bytes() == paths[3].read_bytes()
+
+
+def test_configured_areas_weight_their_benchmarks_exclude_runs_and_add_overall(metrics):
+    excluded = NAMES[1]
+    areas = [Area("knowledge", "cc", (Benchmark("heldout_em", "exact_match", 3),
+                                      Benchmark("heldout_mc", "acc")), frozenset({excluded})),
+             Area("mc", "cc", (Benchmark("heldout_mc", "acc"),))]
+    panels = area_panels(metrics, areas)
+    assert [p.area for p in panels] == ["knowledge", "mc", "overall"]
+    knowledge = {r: (3 * EM[r] + MC[r]) / 4 for r in NAMES}
+    assert dict(zip(panels[0].runs.label, panels[0].runs.y, strict=True)) == pytest.approx(
+        knowledge)
+    overall = {r: (knowledge[r] + MC[r]) / 2 for r in NAMES}
+    assert dict(zip(panels[2].runs.label, panels[2].runs.y, strict=True)) == pytest.approx(overall)
+    table = correlations(panels).set_index("area")
+    kept = [r for r in NAMES if r != excluded]
+    x, y = [CC[r] for r in kept], [knowledge[r] for r in kept]
+    assert table.loc["knowledge", "pearson_r"] == pytest.approx(np.corrcoef(x, y)[0, 1])
+    assert table.loc["knowledge", ["n", "excluded"]].tolist() == [3, excluded]
+    assert table.loc["overall", "n"] == 4 and table.loc["overall", "corpus"] == "cc"
+    assert table.points.eq("runs").all()  # no paper points unless an area names the paper's
+    fig = area_figure(metrics, panels)
+    assert len(fig.axes) == 3 and fig.axes[0].get_title().startswith("knowledge: r = ")
+    with pytest.raises(UserError, match=r"areas.mc: no run has heldout_mc \(acc_norm\); the"):
+        area_panels(metrics, [Area("mc", "cc", (Benchmark("heldout_mc", "acc_norm"),))])
 
 
 def test_entropy_law_figure_puts_score_against_compression_ratio(metrics, selections, tmp_path):
@@ -228,9 +261,9 @@ def test_entropy_law_figure_puts_score_against_compression_ratio(metrics, select
 
 def test_plots_without_data_say_so(metrics, selections, tmp_path):
     lmeval_only = metrics[metrics.evaluator == "lmeval"]
-    (ax,) = bpc_figure(lmeval_only).axes
+    (ax,) = bpc_figure(lmeval_only, areas=()).axes
     assert [t.get_text() for t in ax.texts] == ["no BPC metrics (eval.bpc.corpora is empty)"]
     (ax,) = entropy_law_figure(metrics[metrics.method == "base"], selections).axes
     assert "no fine-tuned run" in ax.texts[0].get_text()
-    save_figure(bpc_figure(lmeval_only), tmp_path / "empty.png")
+    save_figure(bpc_figure(lmeval_only, areas=()), tmp_path / "empty.png")
     assert (tmp_path / "empty.png").stat().st_size > 0

@@ -80,9 +80,11 @@ def lmeval_command(python: str, model_dir: str | Path, task_dir: str | Path,
                    tasks: Sequence[str], output_dir: str | Path, *, device: str = "cpu",
                    dtype: str = "auto", device_map: str | None = None,
                    batch_size: int | str = 8, limit: int | None = None,
-                   apply_chat_template: bool = True) -> list[str]:
+                   apply_chat_template: bool = True,
+                   confirm_run_unsafe_code: bool = False) -> list[str]:
     """The lm-eval command line (model arguments: `lmeval_model_args`; `batch_size` a number
-    or "auto"; samples are logged)."""
+    or "auto"; samples are logged); `confirm_run_unsafe_code` lets tasks that execute
+    model-written code (humaneval, mbpp) run."""
     model_args = lmeval_model_args(model_dir, device=device, dtype=dtype, device_map=device_map)
     cmd = [python, "-m", "lm_eval", "run", "--model", "hf", "--model_args", model_args,
            "--include_path", str(Path(task_dir).resolve()), "--tasks", ",".join(tasks),
@@ -92,6 +94,8 @@ def lmeval_command(python: str, model_dir: str | Path, task_dir: str | Path,
         cmd.append("--apply_chat_template")
     if limit is not None:
         cmd += ["--limit", str(limit)]
+    if confirm_run_unsafe_code:
+        cmd.append("--confirm_run_unsafe_code")
     return cmd
 
 
@@ -99,8 +103,8 @@ def run_lmeval(model_dir: str | Path, task_dir: str | Path, *, run: str, results
                metrics: str | Path, manifest: str | Path, log: TextIO, python: str,
                device: str = "cpu", dtype: str = "auto", device_map: str | None = None,
                batch_size: int | str = 8, limit: int | None = None,
-               apply_chat_template: bool = True, offline: bool = True,
-               threads: int | None = None) -> RunMetrics:
+               apply_chat_template: bool = True, confirm_run_unsafe_code: bool = False,
+               offline: bool = True, threads: int | None = None) -> RunMetrics:
     """Evaluate `model_dir` on every task listed in `task_dir`'s tasks.json.
 
     lm-eval's output goes to `log`, an open file (the job's log; lm-eval writes through the same
@@ -119,8 +123,11 @@ def run_lmeval(model_dir: str | Path, task_dir: str | Path, *, run: str, results
     inference = {"device": device, "dtype": resolve_dtype(dtype, device),
                  "device_map": device_map, "batch_size": batch_size}
     cmd = lmeval_command(python, model_dir, task_dir, listing["tasks"], raw_dir, **inference,
-                         limit=limit, apply_chat_template=apply_chat_template)
-    env = tool_env(offline, threads, TOKENIZERS_PARALLELISM="false")
+                         limit=limit, apply_chat_template=apply_chat_template,
+                         confirm_run_unsafe_code=confirm_run_unsafe_code)
+    # The code_eval metric of humaneval and mbpp asks for this variable besides the flag.
+    code_eval = {"HF_ALLOW_CODE_EVAL": "1"} if confirm_run_unsafe_code else {}
+    env = tool_env(offline, threads, TOKENIZERS_PARALLELISM="false", **code_eval)
     start = time.perf_counter()
     print("$", " ".join(cmd), file=log, flush=True)
     proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, check=False)
