@@ -1,7 +1,7 @@
 """The Axolotl (0.19) YAML of one fine-tuning run, rendered from the config's `train` block.
 
-Canonical records are trained with Axolotl's `chat_template` dataset type and the base model's own
-chat template, on the assistant turns only. Checkpoints go to `output_dir` and a restarted run
+Canonical records are trained with Axolotl's `chat_template` dataset type and `train.chat_template`
+(by default the base model's own), on the assistant turns only. Checkpoints go to `output_dir` and a restarted run
 resumes from the newest one (`auto_resume_from_checkpoints`). `gradient_accumulation_steps` is
 the validated config's (derived from `global_batch_size` where a recipe states it), and the
 strategy of `train.distributed` adds its FSDP or DeepSpeed keys (`distributed.py`).
@@ -54,7 +54,7 @@ def render_axolotl_config(train: dict, *, base_model: str, dataset: str, output_
     the paths are written as given. Keys of `train["extra"]` override the rendered ones."""
     cfg = {
         "base_model": base_model,
-        "chat_template": "tokenizer_default",
+        "chat_template": train["chat_template"],
         "datasets": [chat_dataset(dataset)],
         "dataset_prepared_path": prepared_dir,
         "val_set_size": 0,

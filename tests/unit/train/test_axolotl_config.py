@@ -55,6 +55,7 @@ def test_gpu_variant_uses_bf16_flash_attention_and_deepspeed():
 def test_dataset_trains_assistant_turns_of_canonical_records_with_the_model_template():
     cfg = render()
     assert cfg["chat_template"] == "tokenizer_default"
+    assert render(chat_template="alpaca")["chat_template"] == "alpaca"
     assert cfg["datasets"] == [{
         "path": PATHS["dataset"], "ds_type": "json", "type": "chat_template",
         "field_messages": "conversations",

@@ -62,9 +62,9 @@ def test_iterit_refuses_strategies_that_shard_the_weights():
         validate_config(config)
 
 
-def render(strategy: str, device: str = "gpu") -> dict:
+def render(strategy: str, device: str = "gpu", **more) -> dict:
     train = train_block(device=device, global_batch_size=16, micro_batch_size=2,
-                        distributed={"gpus_per_node": 2, "strategy": strategy})
+                        distributed={"gpus_per_node": 2, "strategy": strategy}, **more)
     return render_axolotl_config(train, base_model="m", dataset="d.jsonl", output_dir="o",
                                  prepared_dir="p")
 
@@ -96,12 +96,17 @@ for path in sys.argv[1:]:
     try:
         cfg = validate_config(DictDefault(yaml.safe_load(open(path))), capabilities=caps,
                               env_capabilities={"torch_version": "2.13.0"})
-        kept = {k: cfg.get(k) for k in ("deepspeed", "fsdp_version", "fsdp_config",
+        kept = {k: cfg.get(k) for k in ("chat_template", "deepspeed", "fsdp_version", "fsdp_config",
                                          "gradient_accumulation_steps", "micro_batch_size")}
         print(json.dumps({"path": path, "ok": True, "cfg": kept}, default=str))
     except Exception as err:
         print(json.dumps({"path": path, "ok": False, "error": f"{type(err).__name__}: {err}"}))
 """
+
+
+# The recipes' pairs of strategy and chat template (superfiltering-alpaca, zip-deita), so that
+# Axolotl also accepts the template names they set.
+RECIPE_TEMPLATES = {"fsdp": "alpaca", "deepspeed_zero3": "chatml"}
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +117,8 @@ def axolotl_verdicts(tmp_path_factory) -> dict[str, dict]:
     root = tmp_path_factory.mktemp("axolotl_validate")
     paths = []
     for strategy in STRATEGIES:
-        write_axolotl_config(root / f"{strategy}.yaml", render(strategy))
+        template = RECIPE_TEMPLATES.get(strategy, "tokenizer_default")
+        write_axolotl_config(root / f"{strategy}.yaml", render(strategy, chat_template=template))
         paths.append(str(root / f"{strategy}.yaml"))
     out = subprocess.run([str(TOOLS_PYTHON), "-c", AXOLOTL_VALIDATE, *paths],
                          env=training.axolotl_env(offline=True), capture_output=True, text=True,
@@ -127,6 +133,7 @@ def test_rendered_strategy_passes_axolotls_validation(axolotl_verdicts, strategy
     assert verdict["ok"], verdict["error"]
     cfg = verdict["cfg"]
     assert (cfg["gradient_accumulation_steps"], cfg["micro_batch_size"]) == (4, 2)
+    assert cfg["chat_template"] == RECIPE_TEMPLATES.get(strategy, "tokenizer_default")
     if strategy == "fsdp":
         assert cfg["fsdp_version"] == 2 and cfg["fsdp_config"]["auto_wrap_policy"] == (
             "TRANSFORMER_BASED_WRAP")
