@@ -1,10 +1,11 @@
 """The Axolotl (0.19) YAML of one fine-tuning run, rendered from the config's `train` block.
 
-Canonical records are trained with Axolotl's `chat_template` dataset type and `train.chat_template`
-(by default the base model's own), on the assistant turns only. Checkpoints go to `output_dir` and a restarted run
-resumes from the newest one (`auto_resume_from_checkpoints`). `gradient_accumulation_steps` is
-the validated config's (derived from `global_batch_size` where a recipe states it), and the
-strategy of `train.distributed` adds its FSDP or DeepSpeed keys (`distributed.py`).
+Canonical records are trained with Axolotl's `chat_template` dataset type and
+`train.chat_template` (by default the base model's own), on the assistant turns only. Checkpoints
+go to `output_dir` and a restarted run resumes from the newest one
+(`auto_resume_from_checkpoints`). `gradient_accumulation_steps` is the validated config's (derived
+from `global_batch_size` where a recipe states it), and the strategy of `train.distributed` adds
+its FSDP or DeepSpeed keys (`distributed.py`).
 """
 
 from __future__ import annotations
