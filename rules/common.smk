@@ -422,11 +422,6 @@ def pairwise_generation():
     }
 
 
-def pairwise_runs():
-    """The runs judged against a reference, each once (a metrics file each)."""
-    return list(dict.fromkeys(pair.run for pair in PAIRS))
-
-
 def pairwise_judgments(wildcards):
     """The judgments of a run against each of its references."""
     return [

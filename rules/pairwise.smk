@@ -96,4 +96,7 @@ rule pairwise_metrics:
 
 rule pairwise_all:
     input:
-        expand(EVALUATORS["pairwise"].metrics, run=pairwise_runs()),
+        expand(
+            EVALUATORS["pairwise"].metrics,
+            run=EVALUATORS["pairwise"].evaluated_runs(config, list(RUNS)),
+        ),

@@ -6,7 +6,7 @@ from pathlib import Path
 from workflow_lib.core.jobs import run_job
 from workflow_lib.core.jsonio import write_jsonl
 from workflow_lib.core.manifest import file_sha256, write_manifest
-from workflow_lib.evaluate.judge.runner import TRANSPORT_KEYS
+from workflow_lib.evaluate.judge.runner import job_settings
 from workflow_lib.evaluate.metrics import write_metrics
 from workflow_lib.evaluate.mtbench.answers import generate_answers, write_answers
 from workflow_lib.evaluate.mtbench.demo import write_demo_data
@@ -54,8 +54,7 @@ def judge(smk):
     items = judge_items(questions, load_answers(smk.input.answers),
                         load_answers(smk.input.references), load_judge_prompts(smk.input.prompts),
                         answer_file=smk.input.answers)
-    judge_config = smk.config["eval"]["mtbench"]["judge"]
-    settings = {**smk.params.judge, **{key: judge_config[key] for key in TRANSPORT_KEYS}}
+    settings = job_settings(smk.params.judge, smk.config["eval"]["mtbench"]["judge"])
     cache = Path(smk.output.judgments).with_name("judge_cache.jsonl")
     judgments = judge_run(smk.wildcards.run, items, settings, cache)
     write_jsonl(smk.output.judgments, judgments)

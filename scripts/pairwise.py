@@ -7,7 +7,7 @@ from pathlib import Path
 from workflow_lib.core.jobs import run_job
 from workflow_lib.core.jsonio import read_jsonl, write_jsonl
 from workflow_lib.core.manifest import file_sha256, write_manifest
-from workflow_lib.evaluate.judge.runner import TRANSPORT_KEYS
+from workflow_lib.evaluate.judge.runner import job_settings
 from workflow_lib.evaluate.metrics import write_metrics
 from workflow_lib.evaluate.mtbench.answers import write_answers
 from workflow_lib.evaluate.pairwise.answers import generate_answers
@@ -49,8 +49,7 @@ def judge(smk):
     items = pair_items(questions(smk), load_answers(smk.input.answers),
                        load_answers(smk.input.reference),
                        files=(smk.input.answers, smk.input.reference))
-    judge_config = smk.config["eval"]["pairwise"]["judge"]
-    settings = {**smk.params.judge, **{key: judge_config[key] for key in TRANSPORT_KEYS}}
+    settings = job_settings(smk.params.judge, smk.config["eval"]["pairwise"]["judge"])
     cache = Path(smk.output.judgments).with_name("judge_cache.jsonl")
     write_jsonl(smk.output.judgments, judge_pair_run(run, reference, items, settings, cache))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +29,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 # Judge settings that change how calls are made, not what they return.
 TRANSPORT_KEYS = ("parallel", "timeout_s", "max_retries", "retry_wait_s")
+
+
+def job_settings(shaping: Mapping, judge_config: Mapping) -> dict:
+    """The settings a judging job runs with: those that shape the judgments (a rule parameter,
+    so that a change reruns the job) and the transport ones, read from the config."""
+    return {**shaping, **{key: judge_config[key] for key in TRANSPORT_KEYS}}
 
 
 @dataclass(frozen=True)
