@@ -5,6 +5,7 @@ mtbench_all, pairwise_all, tables, bpc_plots, entropy_law_plot, pairwise_plot (a
 default). See README.md.
 """
 
+import os
 import sys
 
 from snakemake.utils import min_version
@@ -14,6 +15,7 @@ min_version("9.0")
 from workflow_lib.core.errors import ConfigError
 from workflow_lib.config.grid import runs
 from workflow_lib.config.validate import validate_config
+from workflow_lib.config.rehearsal import announce_rehearsal, rehearsal_label
 from workflow_lib.core.jobs import print_job_warnings
 
 # A recipe given with --configfile stands alone: the demo's config.yaml is not merged under it
@@ -29,6 +31,8 @@ try:
     RUNS = {run.name: run for run in runs(config)}
 except ConfigError as err:
     sys.exit(f"ERROR: {err}")
+# A rehearsal (configs/rehearsal.yaml) says so, and every manifest of its jobs records it.
+announce_rehearsal(config, os.environ)
 
 
 report: "report/workflow.rst"

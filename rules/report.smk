@@ -41,6 +41,7 @@ rule tables:
         "logs/report/tables.log",
     params:
         stand_in=stand_in_judges(),
+        rehearsal=rehearsal_label(config),
     conda:
         "../envs/core.yaml"
     script:

@@ -22,7 +22,7 @@ def collect(smk):
 
 def tables(smk):
     table = main_table(read_metrics_table(smk.input.metrics), selection_table(smk.input.manifests),
-                       stand_in=smk.params.stand_in)
+                       stand_in=smk.params.stand_in, rehearsal=smk.params.rehearsal)
     for path in (smk.output.md, smk.output.csv, smk.output.tex):
         write_table(table, path)
 

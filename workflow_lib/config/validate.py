@@ -17,6 +17,7 @@ import yaml
 
 from workflow_lib.config.batch import launch_problems, resolve_batch
 from workflow_lib.config.grid import method_kind, pairwise_pairs, pools_of_kind, runs
+from workflow_lib.config.rehearsal import apply_rehearsal
 from workflow_lib.core.errors import ConfigError
 from workflow_lib.evaluate.inference import inference_problems
 from workflow_lib.select.registry import KINDS
@@ -89,14 +90,14 @@ def load_schema(path: Path = SCHEMA_PATH) -> dict:
 def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     """Validate `config` in place (filling defaults) and check names it refers to.
 
-    Raises ConfigError listing every problem, one per line, each prefixed by its key path.
+    A config with a `rehearsal` block becomes its rehearsal (`config.rehearsal`). Raises
+    ConfigError listing every problem, one per line, each prefixed by its key path.
     """
     schema = load_schema(schema_path)
-    errors = sorted(
-        _leaf_errors(_Validator(schema).iter_errors(config)),
-        key=lambda e: list(map(str, e.absolute_path)),
-    )
-    problems = list(dict.fromkeys(_describe(e, schema) for e in errors))
+    problems = _schema_problems(config, schema)
+    if not problems and config.get("rehearsal"):
+        apply_rehearsal(config)  # then again: the stand-ins' defaults
+        problems = _schema_problems(config, schema)
     if not problems:
         train = config["train"]
         problems = _reference_problems(config) + resolve_batch(train) + launch_problems(train)
@@ -105,6 +106,15 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     return config
+
+
+def _schema_problems(config: dict, schema: dict) -> list[str]:
+    """Schema violations of `config` (filling in defaults), one line each by key path."""
+    errors = sorted(
+        _leaf_errors(_Validator(schema).iter_errors(config)),
+        key=lambda e: list(map(str, e.absolute_path)),
+    )
+    return list(dict.fromkeys(_describe(e, schema) for e in errors))
 
 
 def _defined(section: dict) -> str:

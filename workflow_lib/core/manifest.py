@@ -4,6 +4,8 @@ and which version of this project (`core.version`)."""
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import platform
 import sys
 import zlib
@@ -14,6 +16,9 @@ from pathlib import Path
 from workflow_lib.core.jsonio import write_json
 from workflow_lib.core.version import project_version
 
+# Set by the Snakefile of a rehearsal (workflow_lib.config.rehearsal): what the rehearsal changed
+# in its recipe, recorded in every manifest the run writes.
+REHEARSAL_ENV = "SIEVE_REHEARSAL"
 _TRACKED_PACKAGES = ("torch", "transformers", "tokenizers", "datasets", "axolotl", "lm_eval",
                      "snakemake")
 
@@ -46,13 +51,16 @@ def environment() -> dict:
 def write_manifest(path: str | Path, /, *, inputs: Mapping[str, str | Path] | None = None,
                    **fields) -> dict:
     """Write a manifest: `fields`, the hashes of the local `inputs` files, the environment and
-    the project's version (`sieve`); returns what was written."""
+    the project's version (`sieve`), and in a rehearsal what it changed (`rehearsal`); returns
+    what was written."""
+    rehearsal = os.environ.get(REHEARSAL_ENV)
     manifest = {
         **fields,
         "inputs": {name: {"path": str(p), "sha256": file_sha256(p)}
                    for name, p in (inputs or {}).items()},
         "environment": environment(),
         "sieve": project_version(),
+        **({"rehearsal": json.loads(rehearsal)} if rehearsal else {}),
     }
     write_json(path, manifest)
     return manifest

@@ -110,16 +110,19 @@ def _key(benchmark: str, metric: str) -> str:
     return f"{benchmark} ({metric})"
 
 
+REHEARSAL = "REHEARSAL"  # first column of a rehearsal's paper table
 STAND_IN = "[stand-in judge]"  # marks the columns of an evaluator judged by the stand-in
 
 
 def main_table(metrics: pd.DataFrame, selections: pd.DataFrame,
-               stand_in: Iterable[str] = ()) -> pd.DataFrame:
+               stand_in: Iterable[str] = (), rehearsal: str | None = None) -> pd.DataFrame:
     """The paper table: a row per run, grouped by (pool, budget, base model) in order of first
     appearance with methods in config order; the selection's statistics; then one column per
     benchmark metric, `benchmark (metric) ↑` (higher is better) or `↓` (of an evaluator that
     names its `paper_metrics`, only those), followed by `[stand-in judge]` for the evaluators
-    `stand_in` names (judged by the local stand-in: not a quality judgment)."""
+    `stand_in` names (judged by the local stand-in: not a quality judgment). A rehearsal's table
+    (`rehearsal`: what its column says, `config.rehearsal.rehearsal_label`) starts with a
+    `REHEARSAL` column on every row, so that no copy of it passes for results."""
     metrics = metrics[[EVALUATORS[ev].in_paper(b, m) for ev, b, m
                        in zip(metrics.evaluator, metrics.benchmark, metrics.metric, strict=True)]]
     stand_in = set(stand_in)
@@ -141,7 +144,10 @@ def main_table(metrics: pd.DataFrame, selections: pd.DataFrame,
              .merge(values[list(dict.fromkeys(columns))], left_on="run", right_index=True,
                     how="left"))
     table["size"] = table["size"].astype("Int64")
-    return table.drop(columns="run").rename(columns={"base_model": "base model"})
+    table = table.drop(columns="run").rename(columns={"base_model": "base model"})
+    if rehearsal:
+        table.insert(0, REHEARSAL, rehearsal)
+    return table
 
 
 def _numeric(column: pd.Series) -> bool:
