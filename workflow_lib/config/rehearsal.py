@@ -14,7 +14,8 @@ turns the recipe into its rehearsal in place:
 - capped: pools (`pool_records`, held-out items), integer budgets (`budget_records`), lm-eval
   documents per task, MT-bench and pairwise questions, new tokens and lengths, BPC documents
   and window, scoring shards; the training world size to `processes` CPU processes on one node;
-- kept: the recipe's selection methods and their parameters, strategy, launcher, chat template,
+- kept: the recipe's selection methods and their parameters (but ZIP's k1/k2/k3 where k1 exceeds
+  the capped pool), strategy, launcher, chat template,
   epochs, learning-rate schedule, micro batch and global batch (gradient accumulation is derived
   again for the smaller world, as on a cluster of another size; a global batch that no longer
   divides is changed and said so), evaluators and report.
@@ -28,6 +29,7 @@ same list into every manifest (`core.manifest`), and the paper table gets a rehe
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import TextIO
 
@@ -69,6 +71,7 @@ def apply_rehearsal(config: dict) -> None:
     if settings["grid"] == "reduced":
         _reduce_grid(config, changes)
     _budgets(config, settings, changes)
+    _zip_sizes(config, settings, changes)
     if config["scoring"]["shards"] > settings["shards"]:
         changes.append(f"scoring.shards: {config['scoring']['shards']} -> {settings['shards']}")
         config["scoring"]["shards"] = settings["shards"]
@@ -163,6 +166,25 @@ def _budgets(config: dict, settings: dict, changes: list[str]) -> None:
             changes.append(f"experiments.{i}.budgets: {exp['budgets']} -> {capped} (record "
                            f"counts capped at {cap}; fractions kept)")
             exp["budgets"] = capped
+
+
+def _zip_sizes(config: dict, settings: dict, changes: list[str]) -> None:
+    """ZIP's k1/k2/k3 are sized for the recipe's pool; where k1 exceeds the rehearsal's pool
+    (ZIP refuses), they become the paper's shape at rehearsal size: k3 a third of the budget
+    cap (three rounds), k2 = 2 x k3, k1 the largest that never repeats a record
+    (docs/zip.md, `select.zip.max_k1_without_repeats`)."""
+    records, budget = settings["pool_records"], settings["budget_records"]
+    for name, method in config["methods"].items():
+        if method["kind"] != "zip" or method.get("k1", 10000) <= records:
+            continue
+        k3 = min(method.get("k3", 100), max(1, budget // 3))
+        k2 = min(method.get("k2", 200), 2 * k3)
+        k1 = records - k2 * (math.ceil(budget / k3) - 1)
+        before = "/".join(str(method.get(k, d)) for k, d in (("k1", 10000), ("k2", 200),
+                                                             ("k3", 100)))
+        method.update(k1=k1, k2=k2, k3=k3)
+        changes.append(f"methods.{name}: ZIP k1/k2/k3 {before} -> {k1}/{k2}/{k3} (k1 larger "
+                       f"than the {records}-record pool)")
 
 
 def _evaluation(config: dict, settings: dict, changes: list[str]) -> None:

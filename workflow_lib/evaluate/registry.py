@@ -63,8 +63,16 @@ def _pairwise_runs(config: Mapping) -> list[str]:
     return [pair.run for pair in pairwise_pairs(dict(config))]
 
 
+def _lmeval_has_tasks(config: Mapping) -> bool:
+    """Whether lm-eval has a task: hub or local tasks, or the held-out tasks of a demo pool (a
+    config with none evaluates with the other evaluators only, as the ZIP recipe's MT-bench)."""
+    lmeval = config["eval"]["lmeval"]
+    demo = any(p["source"]["kind"] == "demo" for p in config["pools"].values())
+    return bool(lmeval["hub_tasks"] or lmeval["local_tasks"] or (lmeval["heldout"] and demo))
+
+
 EVALUATORS: dict[str, Evaluator] = {e.name: e for e in (
-    Evaluator("lmeval", lambda config: True, version=1),
+    Evaluator("lmeval", _lmeval_has_tasks, version=1),
     Evaluator("bpc", lambda config: bool(config["eval"]["bpc"]["corpora"]), version=1),
     # Per category, per turn, judge spread and failures stay in metrics.csv.
     Evaluator("mtbench", lambda config: config["eval"]["mtbench"]["enabled"], version=1,
