@@ -124,17 +124,19 @@ def test_registry_names_each_evaluators_metrics_file():
     assert all(isinstance(e.version, int) and e.version >= 1 for e in EVALUATORS.values())
 
 
-@pytest.mark.parametrize(("corpora", "mtbench", "expected"), [
-    (["small_cc"], False, ["lmeval", "bpc"]),
-    ([], False, ["lmeval"]),
-    ([], True, ["lmeval", "mtbench"]),
-    (["small_cc"], True, ["lmeval", "bpc", "mtbench"]),
+@pytest.mark.parametrize(("corpora", "mtbench", "heldout", "expected"), [
+    (["small_cc"], False, True, ["lmeval", "bpc"]),
+    ([], False, True, ["lmeval"]),
+    ([], True, True, ["lmeval", "mtbench"]),
+    (["small_cc"], True, True, ["lmeval", "bpc", "mtbench"]),
+    ([], True, False, ["mtbench"]),  # lm-eval without a task (the ZIP recipe): not run
 ])
-def test_config_enables_lmeval_always_bpc_with_corpora_mtbench_when_asked(corpora, mtbench,
-                                                                         expected):
+def test_config_enables_lmeval_with_tasks_bpc_with_corpora_mtbench_when_asked(
+        corpora, mtbench, heldout, expected):
     config = load_config("tiny")
     config["corpora"] = {"small_cc": {"source": {"kind": "local", "path": "corpus.jsonl"}}}
     config["eval"]["bpc"]["corpora"] = corpora
     config["eval"]["mtbench"] = {"enabled": mtbench}
+    config["eval"]["lmeval"]["heldout"] = heldout
     validate_config(config)
     assert [e.name for e in enabled_evaluators(config)] == expected
