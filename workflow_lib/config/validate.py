@@ -15,7 +15,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from workflow_lib.config.batch import launch_problems, resolve_batch
+from workflow_lib.config.batch import resolve_batch
 from workflow_lib.config.grid import method_kind, pairwise_pairs, pools_of_kind, runs
 from workflow_lib.core.errors import ConfigError
 from workflow_lib.evaluate.inference import inference_problems
@@ -99,7 +99,7 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     problems = list(dict.fromkeys(_describe(e, schema) for e in errors))
     if not problems:
         train = config["train"]
-        problems = _reference_problems(config) + resolve_batch(train) + launch_problems(train)
+        problems = _reference_problems(config) + resolve_batch(train)
     if not problems:  # the pairs are found in the run grid, which needs valid references
         problems = _pairwise_problems(config)
     if problems:
