@@ -1,5 +1,5 @@
-"""The training batch of a validated `train` block: world size, gradient accumulation derived
-from the recipe's global batch, and which launcher can start its processes.
+"""The training batch of a validated `train` block: world size and gradient accumulation derived
+from the recipe's global batch.
 
 A paper states its global batch (sequences per optimizer step over all GPUs); the project derives
 `gradient_accumulation_steps = global_batch_size / (micro_batch_size × world size)`, so a recipe
@@ -37,12 +37,3 @@ def resolve_batch(train: dict) -> list[str]:
     train["gradient_accumulation_steps"] = derived
     return []
 
-
-def launch_problems(train: dict) -> list[str]:
-    """Process layouts the launchers cannot start: accelerate starts several CPU processes only
-    through MPI (mpirun), which the project does not set up; torchrun starts them directly."""
-    dist = train["distributed"]
-    if train["device"] == "cpu" and world_size(train) > 1 and dist["launcher"] == "accelerate":
-        return ["train.distributed.launcher: accelerate starts several CPU processes only "
-                "through MPI; use torchrun with device cpu"]
-    return []

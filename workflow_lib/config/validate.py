@@ -15,7 +15,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from workflow_lib.config.batch import launch_problems, resolve_batch
+from workflow_lib.config.batch import resolve_batch
 from workflow_lib.config.grid import method_kind, pairwise_pairs, pools_of_kind, runs
 from workflow_lib.config.rehearsal import apply_rehearsal
 from workflow_lib.core.errors import ConfigError
@@ -100,7 +100,7 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
         problems = _schema_problems(config, schema)
     if not problems:
         train = config["train"]
-        problems = _reference_problems(config) + resolve_batch(train) + launch_problems(train)
+        problems = _reference_problems(config) + resolve_batch(train)
     if not problems:  # the pairs are found in the run grid, which needs valid references
         problems = _pairwise_problems(config)
     if problems:

@@ -51,14 +51,21 @@ CPU_PROCESSES = {"max_memory": {"cpu": "1024GiB"},
 
 def process_env(train: dict, threads: int | None) -> dict[str, str]:
     """Environment of the training processes: each process's share of the job's threads (when
-    given), and for several CPU processes `ACCELERATE_USE_CPU` (without it the Trainer sees no
-    GPU, does not join the process group and every process trains alone on all the data)."""
+    given), and for several CPU processes the CPU as their device. DDP runs in accelerate's CPU
+    mode (`ACCELERATE_USE_CPU`; without it the Trainer sees no GPU, does not join the process
+    group and every process trains alone on all the data). Accelerate sets up FSDP and DeepSpeed
+    only outside that mode: their processes name the CPU as their device
+    (`ACCELERATE_TORCH_DEVICE`) and the project's CPU plugin gives them the gloo group
+    (workflow_lib/axolotl_plugin/cpu_processes.py)."""
     env = {}
     if threads:
         per_process = str(max(threads // train["distributed"]["gpus_per_node"], 1))
         env.update(OMP_NUM_THREADS=per_process, MKL_NUM_THREADS=per_process)
     if train["device"] == "cpu" and world_size(train) > 1:
-        env["ACCELERATE_USE_CPU"] = "true"
+        if train["distributed"]["strategy"] == "ddp":
+            env["ACCELERATE_USE_CPU"] = "true"
+        else:
+            env["ACCELERATE_TORCH_DEVICE"] = "cpu"
     return env
 
 
@@ -98,7 +105,7 @@ def launcher_command(tools_python: str, train: dict, config_path: str) -> list[s
                        "--rdzv_endpoint", f"{socket.gethostname()}:{dist['rdzv_port']}",
                        "--rdzv_id", "sieve"]
     else:
-        # GPUs only (config.batch.launch_problems: CPU processes would need MPI)
+        # `--multi_gpu` is accelerate's torch.distributed launcher, for CPU processes too
         launch = [tools_python, "-m", "accelerate.commands.launch", "--multi_gpu",
                   "--num_processes", str(nodes * per_node), "--num_machines", str(nodes)]
         if nodes > 1:

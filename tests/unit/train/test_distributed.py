@@ -47,8 +47,6 @@ def test_gradient_accumulation_is_derived_from_the_global_batch():
      "train.gradient_accumulation_steps: 4 contradicts global_batch_size 128"),
     ({"distributed": {"strategy": "zero3"}}, "train.distributed.strategy:"),
     ({"distributed": {"launcher": "mpirun"}}, "train.distributed.launcher:"),
-    ({"distributed": {"gpus_per_node": 2, "launcher": "accelerate"}},
-     "train.distributed.launcher: accelerate starts several CPU processes only through MPI"),
 ])
 def test_batch_and_distributed_problems_name_the_key(train, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
