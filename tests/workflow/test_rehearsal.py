@@ -104,6 +104,9 @@ def test_training_recipe_rehearses_to_its_tables(recipe, tmp_path, summary):
         assert manifest["train"]["chat_template"] == train["chat_template"]
         assert manifest["batch"]["global_batch_size"] == train["global_batch_size"], \
             manifest["batch"]
+        # It trained: optimizer steps logged (a 0-step Axolotl run reports train_loss 0).
+        assert manifest["metrics"]["logged_losses"], f"{run.name}: no optimizer step"
+        assert manifest["metrics"]["train_loss"] > 0, run.name
 
 
 def test_rehearsal_of_a_config_that_does_not_train_says_what_it_skipped(tmp_path):

