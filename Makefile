@@ -8,7 +8,7 @@ CORE_ENV := envs/core.yaml
 TOOLS_ENVS := envs/train.yaml envs/eval.yaml
 REQS := $(PYTHON) envs/pip_requirements.py
 
-.PHONY: venv tools chromium demo test lint dryrun lock clean-venv
+.PHONY: venv tools chromium demo test rehearse lint dryrun lock clean-venv
 
 venv: $(VENV)/.installed $(VENV)/.package
 
@@ -51,6 +51,11 @@ chromium:
 	@command -v chromium >/dev/null || { command -v apt-get >/dev/null && \
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; } || \
 	  { echo "make chromium: install Chromium (Debian: apt-get install chromium)" >&2; exit 1; }
+
+# Every recipe's rehearsal for real (tests/workflow/test_rehearsal.py; make test runs those of
+# the FSDP and ZeRO recipes only): README, "Rehearse a recipe before booking GPUs".
+rehearse: venv tools
+	SIEVE_REHEARSE_ALL=1 $(BIN)/pytest tests/workflow/test_rehearsal.py
 
 lint: venv
 	$(BIN)/ruff check .
