@@ -3,7 +3,10 @@
 Axolotl works in `work_dir` (its output_dir with the checkpoints, and the prepared dataset), which
 lies outside the rule's declared output that Snakemake deletes before a job starts: a restarted
 job resumes from the newest complete checkpoint there, provided the rendered config and the
-selection are unchanged (a fingerprint file records them); otherwise it starts afresh. On success
+selection are unchanged (a stamp file records them with the process layout); otherwise it starts
+afresh, saying so. Sharded checkpoints (FSDP, DeepSpeed) written by another world size or strategy
+stop the job instead: they cannot be loaded by this layout. Before anything is launched, the
+tools environment is checked for what the strategy needs (`check_strategy`). On success
 the final model (LoRA merged into the base), the axolotl.yaml it was trained with and a
 manifest.json (with the identities of the base and of the trained model) go to `out_dir`, and
 `work_dir` is removed.
@@ -31,13 +34,15 @@ from workflow_lib.core.manifest import file_sha256, write_manifest
 from workflow_lib.core.tool_env import tool_env
 from workflow_lib.models.identity import MODEL_FILES, model_fingerprint, model_identity
 from workflow_lib.train.axolotl_config import render_axolotl_config, write_axolotl_config
-from workflow_lib.train.distributed import launcher_command, process_env
+from workflow_lib.train.distributed import check_strategy, launcher_command, process_env
 
 log = logging.getLogger(__name__)
 
 CONFIG_NAME = "axolotl.yaml"
 MANIFEST_NAME = "manifest.json"
-TOOLS_PACKAGES = ("axolotl", "torch", "transformers", "peft", "accelerate", "datasets", "trl")
+TOOLS_PACKAGES = ("axolotl", "torch", "transformers", "peft", "accelerate", "datasets", "trl",
+                  "deepspeed")
+STAMP = "stamp.json"
 TRAINER_STATE = "trainer_state.json"  # the Trainer writes it last: a checkpoint without is partial
 # Axolotl prints the Trainer's logs as Python dict literals: per-step `{'loss': ...}` and the
 # final `{'train_runtime': ..., 'train_loss': ...}`.
@@ -112,23 +117,38 @@ def _first_of_each_step(records: list[dict]) -> list[dict]:
     return kept
 
 
-def prepare_work_dir(work_dir: Path, config_text: str, selection_sha256: str) -> bool:
+def prepare_work_dir(work_dir: Path, config_text: str, selection_sha256: str,
+                     layout: dict) -> bool:
     """Keep `work_dir` for resuming if it was made for the same config and selection and holds a
-    complete checkpoint (partial ones are removed); otherwise empty it. Returns whether kept."""
+    complete checkpoint (partial ones are removed); otherwise empty it. Returns whether kept.
+
+    `layout` is the run's `{"world_size", "strategy"}`: a complete sharded checkpoint (any
+    strategy but DDP) of another layout raises UserError naming both and the fix."""
     fingerprint = hashlib.sha256(f"{config_text}\n{selection_sha256}".encode()).hexdigest()
-    stamp = work_dir / "fingerprint"
+    stamp_path = work_dir / STAMP
+    stamp = json.loads(stamp_path.read_text()) if stamp_path.is_file() else {}
     checkpoints = list((work_dir / "output").glob("checkpoint-*"))
     for partial in [c for c in checkpoints if not (c / TRAINER_STATE).is_file()]:
         log.warning("removing incomplete checkpoint %s", partial)
         shutil.rmtree(partial)
-    resumable = (stamp.is_file() and stamp.read_text() == fingerprint
-                 and any((c / TRAINER_STATE).is_file() for c in checkpoints))
-    if not resumable:
-        if work_dir.exists():
-            shutil.rmtree(work_dir)
-        work_dir.mkdir(parents=True)
-        stamp.write_text(fingerprint)
-    return resumable
+    complete = sorted(c.name for c in checkpoints if (c / TRAINER_STATE).is_file())
+    written = stamp.get("layout")
+    if complete and written and written != layout and written["strategy"] != "ddp":
+        raise UserError(
+            f"{work_dir / 'output' / complete[-1]} is sharded by {written['world_size']} "
+            f"processes ({written['strategy']}); this run has {layout['world_size']} "
+            f"({layout['strategy']}) and cannot load it: set train.distributed back to resume, or "
+            f"delete {work_dir} to start afresh")
+    if complete and stamp.get("fingerprint") == fingerprint:
+        return True
+    if complete:
+        log.warning("starting %s afresh: its checkpoints (%s) were made for another config or "
+                    "selection", work_dir, ", ".join(complete))
+    if work_dir.exists():
+        shutil.rmtree(work_dir)
+    work_dir.mkdir(parents=True)
+    stamp_path.write_text(json.dumps({"fingerprint": fingerprint, "layout": layout}))
+    return False
 
 
 def tools_environment(tools_python: str, env: dict[str, str]) -> dict:
@@ -202,12 +222,14 @@ def train_run(*, run: str, selection: str, base_model: str, train: dict, out_dir
     plugins = cfg.get("plugins", []) + overrides.pop("plugins", [])
     cfg.update(overrides, **({"plugins": plugins} if plugins else {}))
     config_text = write_axolotl_config(out / CONFIG_NAME, cfg)
-    selection_sha = file_sha256(selection)
-    if prepare_work_dir(work, config_text, selection_sha):
+    env = {**axolotl_env(offline, threads), **process_env(train, threads)}
+    tools = tools_environment(tools_python, env)
+    check_strategy(train, base_model, tools["packages"])
+    layout = {"world_size": world_size(train), "strategy": train["distributed"]["strategy"]}
+    if prepare_work_dir(work, config_text, file_sha256(selection), layout):
         log.info("resuming %s from the checkpoint in %s", run, work / "output")
     config_path = work / CONFIG_NAME
     config_path.write_text(config_text, encoding="utf-8")
-    env = {**axolotl_env(offline, threads), **process_env(train, threads)}
     metrics = training_metrics(
         run_command(launcher_command(tools_python, train, str(config_path)), env, log_path))
     if metrics["train_loss"] is not None and not math.isfinite(metrics["train_loss"]):
@@ -232,7 +254,7 @@ def train_run(*, run: str, selection: str, base_model: str, train: dict, out_dir
         metrics=metrics,
         files=files,
         wall_time_s=round(time.perf_counter() - start, 3),
-        tools_environment=tools_environment(tools_python, env),
+        tools_environment=tools,
         **collected,
     )
     shutil.rmtree(work)

@@ -23,6 +23,7 @@ import socket
 from pathlib import Path
 
 from workflow_lib.config.batch import world_size
+from workflow_lib.core.errors import UserError
 
 DEEPSPEED_DIR = Path(__file__).with_name("deepspeed")
 AXOLOTL_TRAIN = ("-m", "axolotl.cli.train")
@@ -67,6 +68,32 @@ def process_env(train: dict, threads: int | None) -> dict[str, str]:
         else:
             env["ACCELERATE_TORCH_DEVICE"] = "cpu"
     return env
+
+
+def check_strategy(train: dict, base_model: str, tools_packages: dict[str, str]) -> None:
+    """Raise UserError, one line naming the strategy and the fix, when the tools environment
+    (its installed `tools_packages`, name → version) cannot run the strategy on `base_model`:
+    DeepSpeed not installed; FSDP's per-block wrapping on a model that names no blocks."""
+    strategy = train["distributed"]["strategy"]
+    if strategy.startswith("deepspeed") and "deepspeed" not in tools_packages:
+        raise UserError(f"train.distributed.strategy: {strategy} needs DeepSpeed, which the "
+                        "tools environment lacks: `make tools` installs the version pinned in "
+                        "envs/train.yaml (conda: envs/train.yaml)")
+    if strategy == "fsdp" and not block_classes(base_model):
+        raise UserError(f"train.distributed.strategy: fsdp wraps each decoder block "
+                        f"(TRANSFORMER_BASED_WRAP), but the model class of {base_model} names "
+                        "none (`_no_split_modules`): use ddp or a deepspeed_zero* strategy")
+
+
+def block_classes(model_dir: str) -> list[str]:
+    """The decoder-block classes FSDP wraps one by one (`_no_split_modules` of the model's
+    causal-LM class, read from its config alone)."""
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
+
+    config = AutoConfig.from_pretrained(model_dir)
+    return list(getattr(MODEL_FOR_CAUSAL_LM_MAPPING[type(config)], "_no_split_modules",
+                        None) or [])
 
 
 def deepspeed_config(stage: int) -> Path:

@@ -345,6 +345,24 @@ def test_both_orders_are_sent_for_every_question(items, tmp_path):
     assert all(r["scores"] == list(reversed(r["scores_reverse"])) for r in by_id.values())
 
 
+def test_a_question_repeated_across_sets_is_judged_once_per_record(items, tmp_path):
+    """As the reference's eval.py: a question that reappears (Vicuna's in LIMA, a record twice
+    in WizardLM) is a call per record and order, not one cached verdict shared; a rerun pays
+    nothing."""
+    vicuna = next(i for i in items if i.set == "vicuna" and i.answer_a != i.answer_b)
+    repeated = [vicuna, PairItem("lima", "7", vicuna.question, vicuna.answer_a, vicuna.answer_b),
+                PairItem("lima", "8", vicuna.question, vicuna.answer_a, vicuna.answer_b)]
+    cache = tmp_path / "c.jsonl"
+    with LocalJudge() as server:
+        judged = judge_pairs(repeated, endpoint(server), JudgmentCache(cache), progress=False)
+    assert len(server.requests) == 2 * 3                    # 3 records × 2 orders
+    assert len({json.dumps(b["messages"]) for b in server.requests}) == 2   # one prompt each
+    assert [r["new_calls"] for r in judged] == [2, 2, 2]
+    with LocalJudge() as server:
+        again = judge_pairs(repeated, endpoint(server), JudgmentCache(cache), progress=False)
+    assert not server.requests and [r["new_calls"] for r in again] == [0, 0, 0]
+
+
 def test_unparsable_verdicts_are_retried_then_failures(items, tmp_path):
     cache_path = tmp_path / "cache.jsonl"
     with LocalJudge(no_rating=True) as server:

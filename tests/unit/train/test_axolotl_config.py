@@ -123,18 +123,44 @@ def checkpoint(work: Path, step: int, complete: bool = True) -> Path:
     return path
 
 
-def test_work_dir_is_kept_only_for_the_same_config_and_selection_with_a_checkpoint(tmp_path):
+ONE = {"world_size": 1, "strategy": "ddp"}
+
+
+def test_work_dir_is_kept_only_for_the_same_config_and_selection_with_a_checkpoint(tmp_path,
+                                                                                   caplog):
     work = tmp_path / "w"
-    assert not prepare_work_dir(work, "cfg", "sha")  # fresh
-    assert not prepare_work_dir(work, "cfg", "sha")  # no checkpoint: nothing to resume
+    assert not prepare_work_dir(work, "cfg", "sha", ONE)  # fresh
+    assert not prepare_work_dir(work, "cfg", "sha", ONE)  # no checkpoint: nothing to resume
     checkpoint(work, 2)
     partial = checkpoint(work, 4, complete=False)
-    assert prepare_work_dir(work, "cfg", "sha")
+    assert prepare_work_dir(work, "cfg", "sha", ONE)
     assert not partial.exists() and (work / "output" / "checkpoint-2").is_dir()
-    assert not prepare_work_dir(work, "cfg", "other selection")
+    assert not prepare_work_dir(work, "cfg", "other selection", ONE)
     assert not (work / "output").exists()
+    assert "afresh: its checkpoints (checkpoint-2) were made for another config" in caplog.text
     checkpoint(work, 2)
-    assert not prepare_work_dir(work, "changed cfg", "other selection")
+    assert not prepare_work_dir(work, "changed cfg", "other selection", ONE)
+
+
+def test_sharded_checkpoint_of_another_layout_stops_the_job(tmp_path):
+    """FSDP/DeepSpeed shards are per process: another world size cannot load them, so the job
+    says so rather than starting afresh or loading them; DDP's whole checkpoints may move."""
+    work = tmp_path / "w"
+    fsdp2 = {"world_size": 2, "strategy": "fsdp"}
+    prepare_work_dir(work, "cfg", "sha", fsdp2)
+    checkpoint(work, 2)
+    for other in ({"world_size": 4, "strategy": "fsdp"},
+                  {"world_size": 2, "strategy": "deepspeed_zero3"}):
+        with pytest.raises(UserError, match=re.escape(
+                f"checkpoint-2 is sharded by 2 processes (fsdp); this run has "
+                f"{other['world_size']} ({other['strategy']}) and cannot load it: set "
+                f"train.distributed back to resume, or delete {work} to start afresh")):
+            prepare_work_dir(work, "cfg with another accumulation", "sha", other)
+    assert prepare_work_dir(work, "cfg", "sha", fsdp2)           # the same layout resumes
+    ddp = tmp_path / "ddp"
+    prepare_work_dir(ddp, "cfg", "sha", {"world_size": 2, "strategy": "ddp"})
+    checkpoint(ddp, 2)
+    assert not prepare_work_dir(ddp, "cfg 4", "sha", {"world_size": 4, "strategy": "ddp"})
 
 
 def test_metrics_are_read_from_axolotl_output():

@@ -1,6 +1,6 @@
 """Multi-process training: the global batch, the strategy's Axolotl keys (validated by Axolotl
-itself), the launcher command lines, and a real 2-process DDP run on CPU (gloo) that is killed
-after a checkpoint, resumes, and matches a 1-process run with the same global batch."""
+itself), the launcher command lines, and the checks made before a strategy is launched. The real
+runs of every strategy are in test_strategy_runs.py."""
 
 from __future__ import annotations
 
@@ -11,16 +11,18 @@ from pathlib import Path
 
 import pytest
 import yaml
-from safetensors.torch import load_file
 
 from tests.support import ROOT, TOOLS_PYTHON, train_block
 from workflow_lib.config.validate import validate_config
 from workflow_lib.core.errors import ConfigError, UserError
-from workflow_lib.core.jsonio import write_jsonl
-from workflow_lib.models.tiny import build_tiny_model
 from workflow_lib.train import axolotl_run as training
 from workflow_lib.train.axolotl_config import render_axolotl_config, write_axolotl_config
-from workflow_lib.train.distributed import deepspeed_config, launcher_command
+from workflow_lib.train.distributed import (
+    block_classes,
+    check_strategy,
+    deepspeed_config,
+    launcher_command,
+)
 
 STRATEGIES = ("ddp", "fsdp", "deepspeed_zero1", "deepspeed_zero2", "deepspeed_zero3")
 
@@ -168,96 +170,27 @@ def test_launchers_start_one_process_per_gpu_and_one_launcher_per_node(monkeypat
            "--main_process_ip node01 --main_process_port 29600" in script
 
 
-# --- a real 2-process DDP run on CPU --------------------------------------------------------
+# --- checks before a strategy is launched ------------------------------------------------------
 
-RECORDS = [{"id": f"r{i}", "source": "t", "meta": {},
-            "conversations": [{"from": "human", "value": f"What is {i} times 3?"},
-                              {"from": "gpt", "value": f"{i} times 3 is {3 * i}."}]}
-           for i in range(16)]
-# Constant learning rate: the first attempt, stopped after step 2, leaves the optimizer state of
-# step 2 of the full run (a schedule over max_steps would differ); sequential sampling: step k
-# trains on records 4k..4k+3 in both runs (one process: 2 micro-batches of 2; two processes:
-# one micro-batch of 2 each).
-RECIPE = {"sequence_len": 128, "sample_packing": False, "learning_rate": 1e-3,
-          "lr_scheduler": "constant", "warmup_ratio": 0.0, "micro_batch_size": 2,
-          "global_batch_size": 4, "save_steps": 2,
-          "extra": {"max_steps": 4, "logging_steps": 1, "curriculum_sampling": True}}
+def test_deepspeed_missing_from_the_tools_env_stops_before_launch(tmp_path):
+    """One line naming the strategy and the fix; the launcher is never reached."""
+    train = train_block(distributed={"gpus_per_node": 2, "strategy": "deepspeed_zero2"})
+    with pytest.raises(UserError, match=r"^train\.distributed\.strategy: deepspeed_zero2 needs "
+                       r"DeepSpeed, which the tools environment lacks: `make tools` installs"):
+        check_strategy(train, "unused", {"axolotl": "0.19.0", "torch": "2.13.0"})
+    check_strategy(train, "unused", {"deepspeed": "0.18.9"})
 
 
-def step_tokens(lines: list[str]) -> list[int]:
-    """The tokens of each logged step, from Axolotl's `tokens/total` (cumulative since the
-    process started; a step printed twice counts once)."""
-    totals = [int(m.group(1)) for line in lines
-              if (m := re.search(r"'tokens/total': (\d+)", line))]
-    totals = list(dict.fromkeys(totals))
-    return [b - a for a, b in zip([0, *totals], totals, strict=False)]
+def test_fsdp_on_a_model_without_decoder_blocks_stops_before_launch(tmp_path):
+    from transformers import LlamaConfig, OpenAIGPTConfig
 
-
-def tiny_run(root: Path, data: str, model: str, name: str, **distributed) -> dict:
-    return training.train_run(run=name, selection=data, base_model=model,
-                              train=train_block(**RECIPE, distributed=distributed),
-                              out_dir=str(root / name / "out"), work_dir=str(root / name / "work"),
-                              tools_python=str(TOOLS_PYTHON), offline=True, threads=2,
-                              log_path="test.log")
-
-
-@pytest.mark.slow
-def test_two_process_run_resumes_after_a_kill_and_matches_one_process(tmp_path, monkeypatch,
-                                                                      capsys, summary):
-    """~150 s: a 2-process DDP run stopped after its step-2 checkpoint, its rerun (steps 3-4),
-    and a 1-process run with the same global batch (4 = 2 × 2 processes = 2 × 2 micro-batches)."""
-    if not TOOLS_PYTHON.exists():
-        pytest.fail(f"{TOOLS_PYTHON} is missing: `make tools` builds the Axolotl environment")
-    data = tmp_path / "data.jsonl"
-    write_jsonl(data, RECORDS)
-    model = str(build_tiny_model(tmp_path / "tiny", [t["value"] for r in RECORDS
-                                                     for t in r["conversations"]]))
-    real_command, first = training.run_command, {}
-
-    def killed_after_step_2(cmd, env, log_path=None):
-        first["lines"] = real_command([*cmd, "--max_steps=2"], env, log_path)
-        raise UserError("killed")
-
-    monkeypatch.setattr(training, "run_command", killed_after_step_2)
-    with pytest.raises(UserError, match="killed"):
-        tiny_run(tmp_path, str(data), model, "ddp", gpus_per_node=2)
-    checkpoint = tmp_path / "ddp" / "work" / "output" / "checkpoint-2"
-    assert (checkpoint / training.TRAINER_STATE).is_file()
-    monkeypatch.setattr(training, "run_command", real_command)
-    capsys.readouterr()
-
-    ddp = tiny_run(tmp_path, str(data), model, "ddp", gpus_per_node=2)
-    logged = capsys.readouterr().err
-    ddp_tokens = step_tokens(first["lines"]) + step_tokens(logged.splitlines())
-    assert re.search(r"resume from checkpoint at \S*ddp/work/output/checkpoint-2", logged)
-    assert ddp["batch"] == {"global_batch_size": 4, "micro_batch_size": 2,
-                            "gradient_accumulation_steps": 1, "world_size": 2, "nodes": 1,
-                            "gpus_per_node": 2, "strategy": "ddp", "launcher": "torchrun"}
-    assert len(ddp["metrics"]["logged_losses"]) == 2            # steps 3 and 4 only
-    single = tiny_run(tmp_path, str(data), model, "single")
-    assert single["batch"]["gradient_accumulation_steps"] == 2
-    # Both processes trained: Axolotl sums a step's tokens over the processes, and each DDP
-    # step counts as many as the 1-process run's two micro-batches (four records).
-    single_tokens = step_tokens(capsys.readouterr().err.splitlines())
-    assert ddp_tokens == single_tokens and len(ddp_tokens) == 4
-
-    two = training.training_metrics(first["lines"])["logged_losses"] + \
-        ddp["metrics"]["logged_losses"]
-    one = single["metrics"]["logged_losses"]
-    diff = max(abs(a - b) for a, b in zip(two, one, strict=True))
-    # Same records per step, same weights: the runs differ only in the order of float sums
-    # (the all-reduce of two micro-batch gradients vs their accumulation in one process) and
-    # Axolotl prints losses to 4 significant digits (±0.0005 at ~5.5); 2e-3 allows both over
-    # 4 steps, while a step's update moves the loss by ~0.15 and a run in which each process
-    # trains alone on a batch of 2 differs by ~0.04 from step 1 on (measured).
-    assert diff < 2e-3, (two, one)
-    # The weights after the 4 steps, compared exactly: equal in the measured runs; float32 sums
-    # in another order could move them by ~1e-7, a run whose processes trained alone moves them
-    # by ~5e-3 (measured).
-    weights = [load_file(tmp_path / name / "out" / "model.safetensors") for name in ("ddp",
-                                                                                    "single")]
-    weight_diff = max(float((weights[0][k] - weights[1][k]).abs().max()) for k in weights[0])
-    assert weight_diff < 1e-4
-    summary.append(f"DDP on CPU: 2 processes vs 1 with global batch 4, step losses {two} vs "
-                   f"{one} (max difference {diff:.4f}), final weights within {weight_diff:.1e}; "
-                   "the 2-process run resumed from checkpoint-2")
+    OpenAIGPTConfig(n_layer=1, n_embd=8, n_head=2).save_pretrained(tmp_path / "gpt")
+    LlamaConfig(num_hidden_layers=1, hidden_size=8, num_attention_heads=2,
+                intermediate_size=16).save_pretrained(tmp_path / "llama")
+    train = train_block(distributed={"gpus_per_node": 2, "strategy": "fsdp"})
+    with pytest.raises(UserError, match=r"^train\.distributed\.strategy: fsdp wraps each decoder "
+                       r"block \(TRANSFORMER_BASED_WRAP\), but the model class of .*gpt names "
+                       r"none \(`_no_split_modules`\): use ddp or a deepspeed_zero\* strategy$"):
+        check_strategy(train, str(tmp_path / "gpt"), {})
+    assert block_classes(str(tmp_path / "llama")) == ["LlamaDecoderLayer"]
+    check_strategy(train, str(tmp_path / "llama"), {})

@@ -244,14 +244,18 @@ def test_real_axolotl_run_changes_the_subset_and_keeps_one_lr_schedule(tiny, one
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["ddp", "deepspeed_zero1", "deepspeed_zero2"])
 def test_two_processes_train_on_the_same_subsets_and_share_the_scoring(tiny, one_process_run,
-                                                                       tmp_path, summary):
-    """~90 s: the run above with 2 DDP processes of micro-batch 1 (the same global batch 2):
-    each epoch selects the same records, every record of the window is scored by exactly one
-    process, and process 0 alone writes the files."""
+                                                                       tmp_path, summary,
+                                                                       strategy):
+    """~90 s each: the run above with 2 processes of micro-batch 1 (the same global batch 2)
+    under each strategy IterIT allows: each epoch selects the same records, every record of the
+    window is scored by exactly one process, and process 0 alone writes the files."""
     one, one_root = one_process_run
-    two = real_iterit_run(tiny, tmp_path, micro_batch_size=1, distributed={"gpus_per_node": 2})
+    two = real_iterit_run(tiny, tmp_path, micro_batch_size=1,
+                          distributed={"gpus_per_node": 2, "strategy": strategy})
     assert two["batch"]["world_size"] == 2 and two["batch"]["global_batch_size"] == 2
+    assert two["batch"]["strategy"] == strategy
     assert two["iterit"]["max_steps"] == one["iterit"]["max_steps"] == 8
     single, double = epoch_files(one_root / "out"), epoch_files(tmp_path / "out")
     for a, b in zip(single, double, strict=True):
@@ -261,5 +265,6 @@ def test_two_processes_train_on_the_same_subsets_and_share_the_scoring(tiny, one
     assert [e["scored_by_rank"] for e in two["iterit"]["epochs"]] == [[20, 20], [12, 12]]
     assert sorted(p.name for p in (tmp_path / "out" / "iterit").iterdir()) == [
         "epoch0.json", "epoch1.json", "log_history.json"]
-    summary.append("IterIT with 2 DDP processes: selected subsets per epoch equal the 1-process "
-                   "run's; records scored per process [[20, 20], [12, 12]] (40 and 24 in all)")
+    summary.append(f"IterIT with 2 processes ({strategy}): selected subsets per epoch equal the "
+                   "1-process run's; records scored per process [[20, 20], [12, 12]] (40 and 24 "
+                   "in all)")

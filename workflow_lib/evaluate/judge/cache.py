@@ -1,6 +1,7 @@
 """The judgment cache: every judge call appended to a JSONL file (fsynced line by line), keyed by
-the request (judge model, messages, temperature, max_tokens), the sample index and the attempt,
-so that a rerun, or a run resumed after a crash or a dead endpoint, never pays for a call twice.
+the request (judge model, messages, temperature, max_tokens, and the test-set record where an
+evaluator judges each record on its own), the sample index and the attempt, so that a rerun, or a
+run resumed after a crash or a dead endpoint, never pays for a call twice.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from workflow_lib.core.jsonio import DataError
 log = logging.getLogger(__name__)
 
 
-def request_key(model: str, messages: list[dict], temperature: float, max_tokens: int) -> str:
-    """sha256 of the request that determines a verdict (not the URL, never the key)."""
-    text = json.dumps([model, messages, temperature, max_tokens], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+def request_key(model: str, messages: list[dict], temperature: float, max_tokens: int,
+                record: str | None = None) -> str:
+    """sha256 of the request that determines a verdict (not the URL, never the key); with
+    `record`, of that test-set record's request: two records sending the same prompt are two
+    calls, as a judge asked twice may answer differently."""
+    request = [model, messages, temperature, max_tokens, *([record] if record is not None else [])]
+    return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
 
 
 class JudgmentCache:

@@ -51,12 +51,14 @@ class Verdict:
 
 def judge_with_retries(endpoint: Endpoint, cache: JudgmentCache, messages: list[dict], *,
                        sample: int, temperature: float, max_tokens: int, unparsable_retries: int,
-                       parse: Callable[[str], Any], field: str, label: str) -> Verdict:
+                       parse: Callable[[str], Any], field: str, label: str,
+                       record: str | None = None) -> Verdict:
     """Ask the judge `messages` (sample `sample`) until `parse` reads the verdict, at most
     `1 + unparsable_retries` attempts; every attempt is cached with the parsed value under
     `field` (None when unparsable) and is answered from the cache when already there. `label`
-    names the request in log messages."""
-    key = request_key(endpoint.model, messages, temperature, max_tokens)
+    names the request in log messages; `record`, when given, makes the request that record's
+    own (`cache.request_key`)."""
+    key = request_key(endpoint.model, messages, temperature, max_tokens, record)
     calls = 0
     for attempt in range(unparsable_retries + 1):
         entry = cache.get(key, sample, attempt)

@@ -4,9 +4,11 @@
 Every question is judged twice, (A, B) as Assistants 1 and 2, then reversed (B, A), through the
 shared judge client and judgment cache (`evaluate.judge`): sample 0 is the first order, sample 1
 the reversed one, so that a question whose two answers are equal still gets two calls, as in the
-reference. A verdict whose first line is not exactly two numbers is recorded, retried up to
-`unparsable_retries` times, then counted as a failure — never as the reference's silent
-[-1, -1] pseudo-score.
+reference. The cache key includes the test set and the record's id: a question that reappears in
+another set (39 Vicuna questions are in LIMA) or twice in one set is judged once per record and
+order, as the reference's `eval.py` does, and a rerun still pays nothing twice. A verdict whose
+first line is not exactly two numbers is recorded, retried up to `unparsable_retries` times, then
+counted as a failure — never as the reference's silent [-1, -1] pseudo-score.
 
 Requests: temperature 0 and a fixed `max_tokens` (default 1024). The reference lowers max_tokens
 to 4070 − prompt tokens (tiktoken cl100k_base) to fit a 4k context; with a judge whose context
@@ -129,7 +131,8 @@ def _judge_order(item: PairItem, reverse: bool, endpoint: Endpoint, cache: Judgm
         endpoint, cache, item.messages(reverse), sample=int(reverse), temperature=temperature,
         max_tokens=max_tokens, unparsable_retries=unparsable_retries, parse=parse_scores,
         field="scores", label=f"{item.set} question {item.question_id} "
-                              f"{'reversed' if reverse else 'first'} order")
+                              f"{'reversed' if reverse else 'first'} order",
+        record=f"{item.set}/{item.question_id}")
 
 
 def judge_pairs(items: Sequence[PairItem], endpoint: Endpoint, cache: JudgmentCache, *,
