@@ -46,6 +46,8 @@ STAND_IN_POOL = "rehearsal"  # the demo pool added to a config that has none
 # Hub corpora become modules of this interpreter's standard library, a different one each.
 STAND_IN_MODULES = ("string.py", "textwrap.py", "fractions.py", "shlex.py", "calendar.py")
 LOCAL_JUDGE = {"kind": "local"}
+TINY_POSITIONS = 2048  # the tiny model's positions (workflow_lib.models.tiny)
+TINY_STRETCH = 4  # training length with the tiny tokenizer, per token of the recipe's
 
 
 def trains(config: dict) -> bool:
@@ -277,10 +279,13 @@ def _train(config: dict, settings: dict, changes: list[str]) -> None:
             train["global_batch_size"] = fitted
         train["gradient_accumulation_steps"] = None  # derived again for the new world size
     _steps(config, settings, new_world, changes)
-    if train["sequence_len"] > settings["max_length"]:
-        changes.append(f"train.sequence_len: {train['sequence_len']} -> "
-                       f"{settings['max_length']}")
-        train["sequence_len"] = settings["max_length"]
+    if settings["model"] == "tiny" and train["sequence_len"] < TINY_POSITIONS:
+        # The tiny tokenizer (512 tokens) cuts text ~2-3x finer than a real one: at the recipe's
+        # length Axolotl would drop the long records (a `longest` selection entirely).
+        length = min(TINY_POSITIONS, TINY_STRETCH * train["sequence_len"])
+        changes.append(f"train.sequence_len: {train['sequence_len']} -> {length} (the tiny "
+                       "model's tokenizer splits text finer than the base model's)")
+        train["sequence_len"] = length
 
 
 def smallest_fine_tune(config: dict) -> int | None:

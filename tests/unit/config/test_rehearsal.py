@@ -73,6 +73,8 @@ def test_rehearsal_swaps_and_caps_but_keeps_the_recipe(path):
     train = config["train"]
     assert train["device"] == "cpu" and train["distributed"]["nodes"] == 1
     assert world_size(train) == min(world_size(original["train"]), settings["processes"])
+    if trains(config):  # the tiny tokenizer splits finer: 4 x the recipe's length, at most 2048
+        assert train["sequence_len"] == min(2048, 4 * original["train"]["sequence_len"])
     # Kept: methods, models' names, strategy, launcher, template, epochs, evaluators, pairs.
     zip_sizes = ("k1", "k2", "k3")  # ZIP's, where k1 exceeds the capped pool
     for name, method in original["methods"].items():
