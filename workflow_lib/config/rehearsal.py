@@ -48,6 +48,7 @@ STAND_IN_MODULES = ("string.py", "textwrap.py", "fractions.py", "shlex.py", "cal
 LOCAL_JUDGE = {"kind": "local"}
 TINY_POSITIONS = 2048  # the tiny model's positions (workflow_lib.models.tiny)
 TINY_STRETCH = 4  # training length with the tiny tokenizer, per token of the recipe's
+PACKED_TOKENS_PER_RECORD = 100  # a low guess of a record's tokens, for the packed step estimate
 
 
 def trains(config: dict) -> bool:
@@ -278,7 +279,6 @@ def _train(config: dict, settings: dict, changes: list[str]) -> None:
                            f"micro_batch_size x {new_world} processes = {per_step}: {fitted}")
             train["global_batch_size"] = fitted
         train["gradient_accumulation_steps"] = None  # derived again for the new world size
-    _steps(config, settings, new_world, changes)
     if settings["model"] == "tiny" and train["sequence_len"] < TINY_POSITIONS:
         # The tiny tokenizer (512 tokens) cuts text ~2-3x finer than a real one: at the recipe's
         # length Axolotl would drop the long records (a `longest` selection entirely).
@@ -286,6 +286,7 @@ def _train(config: dict, settings: dict, changes: list[str]) -> None:
         changes.append(f"train.sequence_len: {train['sequence_len']} -> {length} (the tiny "
                        "model's tokenizer splits text finer than the base model's)")
         train["sequence_len"] = length
+    _steps(config, settings, new_world, changes)
 
 
 def smallest_fine_tune(config: dict) -> int | None:
@@ -315,8 +316,9 @@ def _steps(config: dict, settings: dict, world: int, changes: list[str]) -> None
     """Enough optimizer steps on the capped selections: the recipe's global batch, where the
     smallest fine-tune gives fewer than `min_steps` steps with it, becomes micro_batch_size x
     processes x the largest accumulation that does (at least 1); packing, which Axolotl
-    estimates as floor(packed rows / global batch) - 1 steps (none on a few rows), is turned off
-    where a global batch holds more than a quarter of the smallest fine-tune's records."""
+    estimates as floor(packed rows / global batch) - 1 steps per epoch (none on a few rows), is
+    turned off where the smallest fine-tune, at PACKED_TOKENS_PER_RECORD tokens a record, would
+    get fewer than `min_steps` from it."""
     train, need = config["train"], settings["min_steps"]
     records = smallest_fine_tune(config)
     if records is None:
@@ -340,11 +342,13 @@ def _steps(config: dict, settings: dict, world: int, changes: list[str]) -> None
                        f"{steps(fitted)} optimizer steps; {steps(accumulation)} with the "
                        "recipe's)")
         train["global_batch_size"], train["gradient_accumulation_steps"] = rows * fitted, None
-    if train["sample_packing"] and rows * fitted * 4 > records:
+    packed_rows = records * PACKED_TOKENS_PER_RECORD // train["sequence_len"]
+    if train["sample_packing"] and packed_rows < (math.ceil(need / epochs) + 1) * rows * fitted:
         train["sample_packing"] = False
-        changes.append(f"train.sample_packing: off (a global batch of {rows * fitted} rows is "
-                       f"more than a quarter of the smallest fine-tune, ~{records} records: "
-                       "Axolotl's packed estimate would give it no step)")
+        changes.append(f"train.sample_packing: off (the smallest fine-tune, ~{records} records, "
+                       f"packs into ~{packed_rows} rows of {train['sequence_len']} tokens, "
+                       "where Axolotl's packed estimate, floor(rows / global batch) - 1 steps "
+                       f"per epoch, gives fewer than {need} steps)")
 
 
 def _inference(config: dict, changes: list[str]) -> None:
