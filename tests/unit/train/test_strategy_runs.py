@@ -157,8 +157,9 @@ def test_strategy_resumes_after_a_kill_and_matches_one_process(strategy, inputs,
     assert weight_diff < 1e-4
     bpc = bpc_of(out, inputs["corpus"])
     assert math.isfinite(bpc) and bpc == pytest.approx(inputs["single_bpc"], abs=1e-3)
+    shown = [round(x, 4) for x in two]
     summary.append(f"{strategy} on 2 CPU processes: 4 steps (killed after step 2, resumed from "
-                   f"its checkpoint), step losses {two} vs 1 process {one} (max difference "
+                   f"its checkpoint), step losses {shown} vs 1 process {one} (max difference "
                    f"{diff:.4f}), final weights within {weight_diff:.1e}, BPC {bpc:.4f} vs "
                    f"{inputs['single_bpc']:.4f}; wall {wall:.0f} s for both attempts")
 
