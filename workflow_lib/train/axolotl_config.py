@@ -72,6 +72,7 @@ def render_axolotl_config(train: dict, *, base_model: str, dataset: str, output_
         "warmup_ratio": train["warmup_ratio"],
         "weight_decay": train["weight_decay"],
         "seed": train["seed"],
+        "logging_steps": 1,  # every step's loss: the manifest's first-epoch loss is exact
         **checkpointing(train["save_steps"]),
         **adapter_settings(train),
         **(CPU_SETTINGS if train["device"] == "cpu" else GPU_SETTINGS),

@@ -87,22 +87,36 @@ def run_command(cmd: list[str], env: dict[str, str], log_path: str | None = None
     return lines
 
 
-def training_metrics(lines: list[str]) -> dict:
-    """Step losses and the final summary (runtime, mean train loss) from Axolotl's output. A
-    step printed more than once is kept once. Raises UserError when processes started by a
-    launcher did not train as one data-parallel group."""
+def training_metrics(lines: list[str], earlier: list[dict] | None = None) -> dict:
+    """Step losses and the final summary (runtime, mean train loss) from Axolotl's output, after
+    the `earlier` steps' records of a resumed run (`resumed_steps`). A step printed more than
+    once is kept once. `first_epoch_loss` is the mean loss of the steps of the first epoch (the
+    trainer logs every step: `logging_steps` 1), as ZIP relates it to a selection. Raises
+    UserError when processes started by a launcher did not train as one data-parallel group."""
     if any(_NOT_DISTRIBUTED in line for line in lines):
         raise UserError("the training processes did not form one data-parallel group (the "
                         f"Trainer says {_NOT_DISTRIBUTED!r}): each would train alone on all data")
     records = [ast.literal_eval(m.group()) for line in lines
                if (m := _METRICS_LINE.search(line))]
-    steps = [float(r["loss"]) for r in _first_of_each_step(records) if "loss" in r]
+    steps = [*(earlier or []), *(r for r in _first_of_each_step(records) if "loss" in r)]
     summary = next((r for r in reversed(records) if "train_loss" in r), {})
+    first_epoch = [float(r["loss"]) for r in steps if float(r["epoch"]) <= 1 + 1e-9]
     return {
         "train_loss": float(summary["train_loss"]) if summary else None,
         "train_runtime_s": float(summary["train_runtime"]) if summary else None,
-        "logged_losses": steps,
+        "logged_losses": [float(r["loss"]) for r in steps],
+        "logged_epochs": [float(r["epoch"]) for r in steps],
+        "first_epoch_loss": sum(first_epoch) / len(first_epoch) if first_epoch else None,
+        "resumed_at_step": len(earlier) if earlier else None,
     }
+
+
+def resumed_steps(work_dir: Path) -> list[dict]:
+    """The logged steps (loss, epoch) of the newest complete checkpoint a run resumes from."""
+    states = sorted((c for c in (work_dir / "output").glob("checkpoint-*")
+                     if (c / TRAINER_STATE).is_file()), key=lambda c: int(c.name.split("-")[1]))
+    history = json.loads((states[-1] / TRAINER_STATE).read_text())["log_history"]
+    return [{"loss": h["loss"], "epoch": h["epoch"]} for h in history if "loss" in h]
 
 
 def _first_of_each_step(records: list[dict]) -> list[dict]:
@@ -226,12 +240,15 @@ def train_run(*, run: str, selection: str, base_model: str, train: dict, out_dir
     tools = tools_environment(tools_python, env)
     check_strategy(train, base_model, tools["packages"])
     layout = {"world_size": world_size(train), "strategy": train["distributed"]["strategy"]}
+    earlier = None
     if prepare_work_dir(work, config_text, file_sha256(selection), layout):
         log.info("resuming %s from the checkpoint in %s", run, work / "output")
+        earlier = resumed_steps(work)
     config_path = work / CONFIG_NAME
     config_path.write_text(config_text, encoding="utf-8")
     metrics = training_metrics(
-        run_command(launcher_command(tools_python, train, str(config_path)), env, log_path))
+        run_command(launcher_command(tools_python, train, str(config_path)), env, log_path),
+        earlier)
     if metrics["train_loss"] is not None and not math.isfinite(metrics["train_loss"]):
         raise UserError(f"training {run} gave a non-finite loss ({metrics['train_loss']}); "
                         f"see {log_path or 'the log'}")

@@ -169,7 +169,15 @@ def test_metrics_are_read_from_axolotl_output():
              "{'loss': '5.9', 'tokens/trainable': 21, 'epoch': '1'}",
              "   {'train_runtime': '4.337', 'train_loss': '6.008', 'epoch': '1'}"]
     assert training_metrics(lines) == {"train_loss": 6.008, "train_runtime_s": 4.337,
-                                       "logged_losses": [6.27, 5.9]}
+                                       "logged_losses": [6.27, 5.9], "logged_epochs": [0.5, 1],
+                                       "first_epoch_loss": pytest.approx((6.27 + 5.9) / 2),
+                                       "resumed_at_step": None}
+    # a resumed run: the checkpoint's steps first; the first epoch ends at epoch 1.0
+    later = [" {'loss': '5.5', 'epoch': '1.5'}", "{'loss': '5.1', 'epoch': '2'}"]
+    resumed = training_metrics(later, [{"loss": 6.27, "epoch": 0.5}, {"loss": 5.9, "epoch": 1.0}])
+    assert resumed["logged_losses"] == [6.27, 5.9, 5.5, 5.1]
+    assert resumed["first_epoch_loss"] == pytest.approx(6.085)
+    assert resumed["resumed_at_step"] == 2
     assert training_metrics([lines[1], lines[1]])["logged_losses"] == [6.27]  # once per step
     alone = "[transformers] torch.distributed process group is initialized, but parallel_mode " \
             "!= ParallelMode.DISTRIBUTED. In order to use Torch DDP, launch your script with"
@@ -270,5 +278,10 @@ def test_restarted_run_resumes_from_its_checkpoint(tiny_inputs, tmp_path, monkey
     manifest = tiny_run(tmp_path, data, model, save_steps=2, extra={"max_steps": 4})
     logged = capsys.readouterr().err
     assert re.search(r"resume from checkpoint at \S*work/output/checkpoint-2", logged)
-    assert len(manifest["metrics"]["logged_losses"]) == 2
+    metrics = manifest["metrics"]   # steps 1-2 from the checkpoint's trainer state, 3-4 logged
+    assert len(metrics["logged_losses"]) == 4 and metrics["resumed_at_step"] == 2
+    assert metrics["first_epoch_loss"] == pytest.approx(
+        sum(loss for loss, epoch in zip(metrics["logged_losses"], metrics["logged_epochs"],
+                                        strict=True) if epoch <= 1) / sum(
+            1 for epoch in metrics["logged_epochs"] if epoch <= 1))
     assert_loadable_model(tmp_path / "out", model)
