@@ -249,6 +249,12 @@ def train_run(*, run: str, selection: str, base_model: str, train: dict, out_dir
     metrics = training_metrics(
         run_command(launcher_command(tools_python, train, str(config_path)), env, log_path),
         earlier)
+    if not metrics["logged_losses"]:
+        raise UserError(f"training {run} took no optimizer step (no loss logged; Axolotl reports "
+                        f"train_loss {metrics['train_loss']}): the selection is smaller than one "
+                        f"global batch of {train['global_batch_size']} sequences, or every "
+                        f"record is longer than sequence_len {train['sequence_len']}; see "
+                        f"{log_path or 'the log'}")
     if metrics["train_loss"] is not None and not math.isfinite(metrics["train_loss"]):
         raise UserError(f"training {run} gave a non-finite loss ({metrics['train_loss']}); "
                         f"see {log_path or 'the log'}")

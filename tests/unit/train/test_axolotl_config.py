@@ -285,3 +285,16 @@ def test_restarted_run_resumes_from_its_checkpoint(tiny_inputs, tmp_path, monkey
                                         strict=True) if epoch <= 1) / sum(
             1 for epoch in metrics["logged_epochs"] if epoch <= 1))
     assert_loadable_model(tmp_path / "out", model)
+
+
+def test_a_run_without_an_optimizer_step_fails(tiny_inputs, tmp_path, monkeypatch):
+    """Axolotl ends a run that took no step (a global batch larger than the selection) with
+    train_loss 0 and exit status 0: the job fails instead of saving the untrained model."""
+    data, model = tiny_inputs
+    summary = "{'train_runtime': '0.01', 'train_loss': '0.0', 'epoch': '0'}"
+    monkeypatch.setattr(training, "run_command", lambda cmd, env, log_path=None: [summary])
+    with pytest.raises(UserError, match=r"training tiny took no optimizer step \(no loss logged; "
+                       r"Axolotl reports train_loss 0\.0\): the selection is smaller than one "
+                       r"global batch of 2 sequences"):
+        tiny_run(tmp_path, data, model)
+    assert not (tmp_path / "out" / "model.safetensors").exists()
