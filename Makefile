@@ -52,8 +52,8 @@ chromium:
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; } || \
 	  { echo "make chromium: install Chromium (Debian: apt-get install chromium)" >&2; exit 1; }
 
-# Every recipe's rehearsal for real (tests/workflow/test_rehearsal.py; make test runs those of
-# the FSDP and ZeRO recipes only): README, "Rehearse a recipe before booking GPUs".
+# Every recipe's rehearsal for real (tests/workflow/test_rehearsal.py; make test runs the two
+# DeepSpeed recipes only): README, "Rehearse a recipe before booking GPUs".
 rehearse: venv tools
 	SIEVE_REHEARSE_ALL=1 $(BIN)/pytest tests/workflow/test_rehearsal.py
 
