@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from workflow_lib.config import paths
 from workflow_lib.core.errors import ConfigError
 from workflow_lib.select.budget import Budget
 from workflow_lib.select.registry import SelectionKind, selection_kind
@@ -33,7 +34,7 @@ class Selection:
 
     @property
     def path(self) -> str:
-        return f"results/selections/{self.pool}/{self.method}/{self.budget}"
+        return paths.fill(paths.SELECTION, pool=self.pool, method=self.method, budget=self.budget)
 
 
 def selections(config: dict) -> Iterator[Selection]:
@@ -70,8 +71,8 @@ class Run:
     @property
     def model_dir(self) -> str:
         if self.selection is None:
-            return f"resources/models/{self.base_model}"
-        return f"results/models/{self.name}"
+            return paths.fill(paths.BASE_MODEL, model=self.base_model)
+        return paths.fill(paths.MODEL, run=self.name)
 
 
 def runs(config: dict) -> list[Run]:
