@@ -3,7 +3,7 @@
 Everything that depends on the kinds derives from this table: the config schema's `kind` enum
 and per-kind parameters (`config.validate` composes them into schemas/config.schema.yaml), the
 config's cross-checks and the grid's cells (`config`), the wildcard constraints, inputs, params
-and resources of rule `select` (rules/common.smk, config.targets), and its one adapter script (scripts/select.py,
+and resources of rule `select` (rules/common.smk), and its one adapter script (scripts/select.py,
 through `select.run`). Adding a kind = a module with its function + one `register(...)` call
 here (docs/adding-a-method.md).
 
