@@ -257,3 +257,12 @@ def pool_score_files(wildcards):
         for scorer in dict.fromkeys(scorers)
         if scorer is not None
     ]
+
+
+def alpaca_eval_source(wildcards):
+    """The local reference outputs file (a change redoes the copy); none for the demo set.
+    A missing file is not an input (the job names it), as for MT-bench."""
+    source = config["eval"]["alpaca_eval"]["reference_outputs"]
+    if source == "demo" or not os.path.isfile(source):
+        return {}
+    return {"source": source}

@@ -85,6 +85,8 @@ MTBENCH_DATA_MANIFEST = MTBENCH_DATA + "/manifest.json"
 PAIRWISE_DATA = _resources("pairwise")
 PAIRWISE_SET = PAIRWISE_DATA + "/{file}"
 PAIRWISE_DATA_MANIFEST = PAIRWISE_DATA + "/manifest.json"
+ALPACA_EVAL_REFERENCE = _resources("alpaca_eval/reference_outputs.json")
+ALPACA_EVAL_DATA_MANIFEST = _resources("alpaca_eval/manifest.json")
 
 # The report: tables and plots.
 TABLES = _results("tables")

@@ -161,6 +161,10 @@ def _pairwise(config: Mapping) -> Mapping:
     return config["eval"]["pairwise"]
 
 
+def _alpaca_eval(config: Mapping) -> Mapping:
+    return config["eval"]["alpaca_eval"]
+
+
 register(Evaluator(
     name="lmeval",
     schema="eval/lmeval.yaml",
@@ -219,4 +223,23 @@ register(Evaluator(
            "judgments": "vs_{reference}/judgments.jsonl"},
     paper_metrics=frozenset({(r"pairwise_vs_[^/]+", "winning_score")}),
     runs=_pairwise_runs,
+))
+# AlpacaEval 1.0 (alpaca-eval package): the win rate against the reference outputs; the
+# length-controlled win rate, wins, draws and failed annotations stay in metrics.csv.
+register(Evaluator(
+    name="alpaca_eval",
+    schema="eval/alpaca_eval.yaml",
+    enabled=lambda config: config["eval"]["alpaca_eval"]["enabled"],
+    version=1,
+    rules="rules/alpaca_eval.smk",
+    settings={
+        "reference": lambda c: subset(_alpaca_eval(c), "reference_outputs", "limit"),
+        "generation": lambda c: generation(_alpaca_eval(c), c, "template", "max_length",
+                                           "batch_size"),
+        "annotation": lambda c: {**subset(_alpaca_eval(c), "annotator", "seed"),
+                                 "judge": judge_settings(_alpaca_eval(c))},
+    },
+    files={"answers": "answers.jsonl", "answers_manifest": "answers.manifest.json",
+           "annotations": "annotations.jsonl"},
+    paper_metrics=frozenset({("alpaca_eval", "win_rate")}),
 ))
