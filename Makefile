@@ -67,6 +67,7 @@ chromium:
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/snakemake --lint --cores 1
 	$(BIN)/snakefmt --check --no-sort .
 

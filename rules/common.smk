@@ -1,10 +1,10 @@
 """Input functions of the rules (functions of a job's wildcards); wildcard constraints. Config
-values reach the rules through `lookup()` or the registries, paths through config.paths, and
+values reach the rules through `lookup()` or the registries, paths through core.paths, and
 what is computed from the whole config through config.targets."""
 
 import os
 
-from workflow_lib.config import paths
+from workflow_lib.core import paths
 from workflow_lib.config.grid import method_kind, pools_of_kind
 from workflow_lib.config.targets import (
     alternatives,

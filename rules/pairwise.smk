@@ -98,5 +98,5 @@ rule pairwise_all:
     input:
         expand(
             EVALUATORS["pairwise"].metrics,
-            run=EVALUATORS["pairwise"].evaluated_runs(config, list(RUNS)),
+            run=EVALUATORS["pairwise"].evaluated_runs(config, RUNS.values()),
         ),

@@ -1,6 +1,6 @@
 """Selections from a pool file: one rule for every kind of the registry that selects from a
 file (workflow_lib/select/registry.py), writing data.jsonl and manifest.json in
-the selection folder of config.paths."""
+the selection folder of core.paths."""
 
 
 rule select:

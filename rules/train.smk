@@ -1,4 +1,4 @@
-"""Fine-tuning: each run's base model on its selection with Axolotl, into its model folder (config.paths).
+"""Fine-tuning: each run's base model on its selection with Axolotl, into its model folder (core.paths).
 
 Checkpoints live in their own folder (paths.CHECKPOINTS), outside the declared output (which Snakemake
 deletes before a job starts), so a restarted job resumes from the newest one.

@@ -3,7 +3,7 @@ Snakemake's `lookup()`): the runs each training rule makes, wildcard constraints
 files that targets and gathering rules need, and the resources of training jobs.
 
 Light, as the Snakefile reads it while it builds the job graph; every path comes from
-`config.paths` and the evaluator registry.
+`core.paths` and the evaluator registry.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from workflow_lib.config import paths
 from workflow_lib.config.grid import Run, Selection, method_kind, selections
+from workflow_lib.core import paths
 from workflow_lib.evaluate.registry import enabled_evaluators
 
 SELECTION_PLOTS = ("overlap", "rank_agreement", "distributions")
@@ -71,10 +71,9 @@ def selection_report_files(config: Mapping) -> list[str]:
         for pool in selection_pools(config) for plot in SELECTION_PLOTS]
 
 
-def eval_metrics_files(config: Mapping, runs: Iterable[str]) -> list[str]:
+def eval_metrics_files(config: Mapping, runs: Mapping[str, Run]) -> list[str]:
     """metrics.json of every run for every evaluator the config enables, run by run."""
-    runs = list(runs)
-    evaluated = {e: e.evaluated_runs(config, runs) for e in enabled_evaluators(config)}
+    evaluated = {e: e.evaluated_runs(config, runs.values()) for e in enabled_evaluators(config)}
     return [e.metrics_file(run) for run in runs for e, chosen in evaluated.items()
             if run in chosen]
 

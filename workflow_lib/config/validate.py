@@ -16,9 +16,9 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from workflow_lib.config import paths
 from workflow_lib.config.batch import launch_problems, resolve_batch
 from workflow_lib.config.grid import method_kind, pairwise_pairs, pools_of_kind, runs
+from workflow_lib.core import paths
 from workflow_lib.core.errors import ConfigError
 from workflow_lib.evaluate.inference import inference_problems
 from workflow_lib.evaluate.registry import EVALUATORS

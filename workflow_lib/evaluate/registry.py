@@ -4,7 +4,7 @@ Sieve runs on every model.
 Each entry owns its config block (`schema`: the `eval.<name>` fragment, composed into the config
 schema by `config.validate.load_schema`), when the config enables it, which runs it evaluates,
 its settings (what its rules take from the config: `settings(config)[key]`), its files (in
-`results/eval/{run}/<name>/`, the pattern of `config.paths`), which of its metrics reach the paper
+`results/eval/{run}/<name>/`, the pattern of `core.paths`), which of its metrics reach the paper
 table, its rule file, and its version. Adding an evaluator = a module with its job function(s),
 one `register(...)` call here and, when it needs jobs of its own, one rule file (its `rules`):
 docs/metrics-contract.md.
@@ -16,14 +16,18 @@ evaluators' modules and imports none of them.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from workflow_lib.config import paths
+from workflow_lib.core import paths
 from workflow_lib.evaluate.inference import inference_settings
 from workflow_lib.evaluate.judge import TRANSPORT_KEYS
+from workflow_lib.evaluate.pairwise.pairs import grid_pairs
+
+if TYPE_CHECKING:  # the grid's runs are passed in; config (a layer above) is not imported
+    from workflow_lib.config.grid import Run
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
@@ -34,9 +38,10 @@ class Evaluator:
 
     `schema` is its `eval.<name>` block: a JSON schema, or the name of a YAML file under schemas/.
     `enabled` tells from the (validated) config whether its metrics are part of the results;
-    `runs`, which runs it evaluates (None: every run). `settings` maps a name to a function of
-    the config, the values its rules pass as parameters (a change reruns the jobs). `files` are
-    its outputs in the run's evaluation folder, by key (`metrics` is always metrics.json).
+    `runs`, which runs of the grid it evaluates (None: every run). `settings` maps a name to a
+    function of the config, the values its rules pass as parameters (a change reruns the jobs).
+    `files` are its outputs in the run's evaluation folder, by key (`metrics` is always
+    metrics.json).
     `paper_metrics` are the (benchmark, metric) pairs that become columns of the paper table,
     the benchmark a regular expression (whole match); None puts all of them there. `rules` is its
     rule file (relative to the workflow's folder), included by the Snakefile. `version` is a
@@ -52,7 +57,7 @@ class Evaluator:
     settings: Mapping[str, Callable[[Mapping], Any]] = field(default_factory=dict)
     files: Mapping[str, str] = field(default_factory=dict)
     paper_metrics: frozenset[tuple[str, str]] | None = None
-    runs: Callable[[Mapping], Collection[str]] | None = None
+    runs: Callable[[Mapping, Sequence[Run]], Collection[str]] | None = None
 
     def schema_fragment(self) -> dict:
         """The JSON schema of `eval.<name>`."""
@@ -87,12 +92,14 @@ class Evaluator:
         """The metrics file of `run`."""
         return self.path("metrics", run)
 
-    def evaluated_runs(self, config: Mapping, runs: Sequence[str]) -> list[str]:
-        """Those of `runs` (the grid's, in order) that this evaluator evaluates."""
+    def evaluated_runs(self, config: Mapping, grid: Iterable[Run]) -> list[str]:
+        """The names of the runs of `grid` (config.grid's runs, in order) that this evaluator
+        evaluates."""
+        grid = list(grid)
         if self.runs is None:
-            return list(runs)
-        wanted = set(self.runs(config))
-        return [run for run in runs if run in wanted]
+            return [run.name for run in grid]
+        wanted = set(self.runs(config, grid))
+        return [run.name for run in grid if run.name in wanted]
 
     def in_paper(self, benchmark: str, metric: str) -> bool:
         """Whether the (benchmark, metric) row is a column of the paper table."""
@@ -137,12 +144,9 @@ def judge_settings(block: Mapping) -> dict:
     return {key: value for key, value in block["judge"].items() if key not in TRANSPORT_KEYS}
 
 
-def _pairwise_runs(config: Mapping) -> list[str]:
-    """The runs judged against a reference (each has a metrics file); config.grid is imported
-    here, when the function runs, so that importing the registry stays free of the grid."""
-    from workflow_lib.config.grid import pairwise_pairs
-
-    return [pair.run for pair in pairwise_pairs(dict(config))]
+def _pairwise_runs(config: Mapping, grid: Sequence[Run]) -> list[str]:
+    """The runs judged against a reference (each has a metrics file)."""
+    return [pair.run for pair in grid_pairs(dict(config), grid)]
 
 
 def _lmeval(config: Mapping) -> Mapping:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from workflow_lib.config import paths
 from workflow_lib.config.grid import Run, Selection
+from workflow_lib.core import paths
 from workflow_lib.evaluate.registry import EVALUATORS
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -1,7 +1,7 @@
 """Every file and folder pattern of the workflow, defined once: the rules (`rules/*.smk`), the run
 grid (`config.grid`) and the registries (`evaluate.registry`) take their paths from here, and no
 `.smk` file spells a `results/`, `resources/`, `logs/` or `benchmarks/` path of its own
-(tests/unit/config/test_paths.py greps them).
+(tests/unit/core/test_paths.py greps them).
 
 Patterns keep Snakemake's `{wildcard}` fields unfilled; `fill(pattern, **values)` fills them. Each
 tree has one root constant, so that a per-study root can be put on top of `RESULTS` alone.
