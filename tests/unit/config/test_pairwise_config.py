@@ -32,10 +32,8 @@ def test_demo_config_judges_the_ifd_selections_against_random():
     assert pairwise_pairs(config) == [
         Pair(f"demo-{m}-60-smollm2-135m", "demo-random-60-smollm2-135m", "random")
         for m in ("superfiltering", "cherry")]
-    grid = [run for run in runs(config)
-            if run.name in ("base-smollm2-135m", "demo-cherry-60-smollm2-135m")]
-    judged = EVALUATORS["pairwise"].evaluated_runs(config, grid)
-    assert judged == ["demo-cherry-60-smollm2-135m"]
+    judged = EVALUATORS["pairwise"].evaluated_runs(config, runs(config))
+    assert judged == ["demo-superfiltering-60-smollm2-135m", "demo-cherry-60-smollm2-135m"]
     assert config["eval"]["pairwise"]["judge"]["max_tokens"] == 1024  # not MT-bench's 2048
     assert config["eval"]["mtbench"]["judge"]["max_tokens"] == 2048
 
