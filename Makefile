@@ -4,16 +4,29 @@ CORES ?= 2
 VENV := .venv
 BIN := $(VENV)/bin
 TOOLS := .venv-tools
+ALPACA := .venv-alpaca
 CORE_ENV := envs/core.yaml
 TOOLS_ENVS := envs/train.yaml envs/eval.yaml
 REQS := $(PYTHON) envs/pip_requirements.py
 
-.PHONY: venv tools chromium demo test rehearse lint dryrun lock clean-venv
+.PHONY: venv tools alpaca chromium demo test rehearse lint dryrun lock clean-venv
 
 venv: $(VENV)/.installed $(VENV)/.package
 
 # Axolotl and lm-eval: their pins (packaging==26 among them) cannot share Snakemake's venv.
 tools: $(TOOLS)/.installed $(TOOLS)/.package
+
+# AlpacaEval's annotation (eval.alpaca_eval): the alpaca-eval package needs openai>=1.5, the tools
+# pin openai 0.28.1 for FastChat, so it lives apart, pinned by its own lock file. Not part of the
+# demo (which does not run AlpacaEval); `make test` builds it for the tests that run the package.
+alpaca: $(ALPACA)/.installed
+
+$(ALPACA)/.installed: envs/alpaca_eval.yaml envs/constraints-alpaca.txt envs/pip_requirements.py
+	$(PYTHON) -m venv $(ALPACA)
+	$(ALPACA)/bin/pip install --quiet --upgrade pip
+	$(REQS) envs/alpaca_eval.yaml > $(ALPACA)/requirements.txt
+	$(ALPACA)/bin/pip install --quiet -c envs/constraints-alpaca.txt -r $(ALPACA)/requirements.txt
+	touch $@
 
 # workflow_lib itself, editable, in both environments: the rules' scripts import it, and so does
 # Axolotl (its IterIT plugin). Rebuilt alone when pyproject.toml changes.
@@ -43,7 +56,7 @@ $(VENV)/.installed: $(CORE_ENV) envs/constraints-core.txt envs/pip_requirements.
 demo: venv tools
 	$(BIN)/snakemake --cores $(CORES)
 
-test: venv tools chromium lint
+test: venv tools alpaca chromium lint
 	$(BIN)/pytest
 
 # tests/workflow/test_report_browser.py opens the report in headless Chromium (Debian's package).
@@ -59,6 +72,7 @@ rehearse: venv tools
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/snakemake --lint --cores 1
 	$(BIN)/snakefmt --check --no-sort .
 
@@ -69,13 +83,15 @@ dryrun: venv
 lock:
 	$(MAKE) --no-print-directory lock-one ENVS="$(CORE_ENV)" LOCK=envs/constraints-core.txt
 	$(MAKE) --no-print-directory lock-one ENVS="$(TOOLS_ENVS)" LOCK=envs/constraints-tools.txt
+	$(MAKE) --no-print-directory lock-one ENVS=envs/alpaca_eval.yaml LOCK=envs/constraints-alpaca.txt
 
 lock-one:
 	rm -rf /tmp/sieve-lock && $(PYTHON) -m venv /tmp/sieve-lock
-	/tmp/sieve-lock/bin/pip install --quiet "$$($(REQS) --only torch $(ENVS))"
+	torch="$$($(REQS) --only torch $(ENVS))"; [ -z "$$torch" ] || \
+	  /tmp/sieve-lock/bin/pip install --quiet "$$torch"
 	$(REQS) $(ENVS) > /tmp/sieve-lock/requirements.txt
 	/tmp/sieve-lock/bin/pip install --quiet -r /tmp/sieve-lock/requirements.txt
 	/tmp/sieve-lock/bin/pip freeze | sed 's/+cpu$$//' > $(LOCK)
 
 clean-venv:
-	rm -rf $(VENV) $(TOOLS)
+	rm -rf $(VENV) $(TOOLS) $(ALPACA)

@@ -13,10 +13,12 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 from workflow_lib.core.errors import ConfigError
-from workflow_lib.config.grid import runs
-from workflow_lib.config.validate import validate_config
+from workflow_lib.config.grid import pairwise_pairs, runs
+from workflow_lib.config.targets import finetune_runs, iterit_runs
+from workflow_lib.config.validate import stale_local_sources, validate_config
 from workflow_lib.config.rehearsal import announce_rehearsal, rehearsal_label
 from workflow_lib.core.jobs import print_job_warnings
+from workflow_lib.evaluate.registry import EVALUATORS
 
 # A recipe given with --configfile stands alone: the demo's config.yaml is not merged under it
 # (Snakemake would otherwise deep-merge the two, leaking demo pools and models into the recipe).
@@ -29,8 +31,18 @@ if not workflow.overwrite_configfiles:
 try:
     validate_config(config)
     RUNS = {run.name: run for run in runs(config)}
+    PAIRS = pairwise_pairs(config)  # (run, reference run) of pairwise judging
 except ConfigError as err:
     sys.exit(f"ERROR: {err}")
+for problem in stale_local_sources(config):
+    sys.exit(f"ERROR: {problem}")
+FINETUNE_RUNS = finetune_runs(RUNS)  # rule train: fine-tunes on a selection file
+ITERIT_RUNS = iterit_runs(RUNS)  # rule train_iterit: runs that select while training
+# A relative interpreter path is the workflow's own (.venv-tools next to the Snakefile); a bare
+# command such as `python` is looked up on PATH (conda environments). Scripts read it from the
+# config, not from params: where the interpreter lives must not make jobs rerun.
+if os.sep in config["tools_python"]:
+    config["tools_python"] = os.path.join(workflow.basedir, config["tools_python"])
 # A rehearsal (configs/rehearsal.yaml) says so, and every manifest of its jobs records it.
 announce_rehearsal(config, os.environ)
 
@@ -45,10 +57,15 @@ include: "rules/select.smk"
 include: "rules/ifd.smk"
 include: "rules/train.smk"
 include: "rules/train_iterit.smk"
-include: "rules/evaluate.smk"
-include: "rules/bpc.smk"
-include: "rules/mtbench.smk"
-include: "rules/pairwise.smk"
+
+
+# Each evaluator's rules (evaluate.registry); the report gathers their metrics.
+for evaluator in EVALUATORS.values():
+    if evaluator.rules is not None:
+
+        include: evaluator.rules
+
+
 include: "rules/report.smk"
 include: "rules/selection_report.smk"
 

@@ -8,21 +8,21 @@ localrules:
 rule bpc:
     input:
         model=run_model_dir,
-        corpus="resources/corpora/{corpus}.jsonl",
+        corpus=paths.CORPUS,
     output:
-        result="results/eval/{run}/bpc/{corpus}.json",
+        result=EVALUATORS["bpc"].path("corpus"),
     log:
-        "logs/bpc/{run}/{corpus}.log",
+        paths.log("bpc/{run}/{corpus}"),
     benchmark:
-        "benchmarks/bpc/{run}/{corpus}.tsv"
+        paths.benchmark("bpc/{run}/{corpus}")
     params:
         version=EVALUATORS["bpc"].version,
-        settings=bpc_settings(),
+        settings=EVALUATORS["bpc"].setting(config, "compute"),
     threads: 4
     resources:
         mem_mb=8000,
         runtime=240,
-        gpu=eval_gpus_per_job(),
+        gpu=eval_gpus(config),
     conda:
         "../envs/core.yaml"
     script:
@@ -35,8 +35,8 @@ rule bpc_metrics:
     output:
         metrics=EVALUATORS["bpc"].metrics,
     log:
-        "logs/bpc_metrics/{run}.log",
+        paths.log("bpc_metrics/{run}"),
     conda:
         "../envs/core.yaml"
     script:
-        "../scripts/bpc.py"
+        "../scripts/bpc_metrics.py"

@@ -8,18 +8,18 @@ localrules:
 
 rule generate_demo_pool:
     output:
-        pool="resources/pools/{pool}.raw.jsonl",
-        heldout="resources/eval/{pool}/heldout.jsonl",
-        heldout_mc="resources/eval/{pool}/heldout_mc.jsonl",
-        composition="resources/pools/{pool}.composition.json",
+        pool=paths.RAW_POOL,
+        heldout=paths.HELDOUT,
+        heldout_mc=paths.HELDOUT_MC,
+        composition=paths.POOL_COMPOSITION,
     log:
-        "logs/generate_demo_pool/{pool}.log",
+        paths.log("generate_demo_pool/{pool}"),
     benchmark:
-        "benchmarks/generate_demo_pool/{pool}.tsv"
+        paths.benchmark("generate_demo_pool/{pool}")
     params:
-        source=pool_source,
+        source=lookup(dpath="pools/{pool}/source", within=config),
     wildcard_constraints:
-        pool=_alternatives(pools_of_kind(config, "demo")),
+        pool=alternatives(pools_of_kind(config, "demo")),
     threads: 1
     resources:
         mem_mb=500,
@@ -32,15 +32,15 @@ rule generate_demo_pool:
 
 rule download_pool:
     output:
-        pool="resources/pools/{pool}.raw.jsonl",
-        manifest="resources/pools/{pool}.download.json",
+        pool=paths.RAW_POOL,
+        manifest=paths.POOL_DOWNLOAD_MANIFEST,
     log:
-        "logs/download_pool/{pool}.log",
+        paths.log("download_pool/{pool}"),
     params:
-        source=pool_source,
-        offline=config["offline"],
+        source=lookup(dpath="pools/{pool}/source", within=config),
+        offline=lookup(dpath="offline", within=config),
     wildcard_constraints:
-        pool=_alternatives(pools_of_kind(config, "huggingface")),
+        pool=alternatives(pools_of_kind(config, "huggingface")),
     conda:
         "../envs/core.yaml"
     script:
@@ -51,17 +51,17 @@ rule convert_pool:
     input:
         raw_pool,
     output:
-        pool="results/pools/{pool}.jsonl",
-        manifest="results/pools/{pool}.manifest.json",
+        pool=paths.POOL,
+        manifest=paths.POOL_MANIFEST,
     log:
-        "logs/convert_pool/{pool}.log",
+        paths.log("convert_pool/{pool}"),
     benchmark:
-        "benchmarks/convert_pool/{pool}.tsv"
+        paths.benchmark("convert_pool/{pool}")
     params:
         format=pool_format,
         source_name=pool_source_name,
-        limit=pool_limit,
-        skip_incomplete=pool_skip_incomplete,
+        limit=lookup(dpath="pools/{pool}/limit", within=config),
+        skip_incomplete=lookup(dpath="pools/{pool}/skip_incomplete", within=config),
     threads: 1
     resources:
         mem_mb=2000,
@@ -76,13 +76,13 @@ rule prepare_corpus:
     input:
         unpack(corpus_inputs),
     output:
-        corpus="resources/corpora/{corpus}.jsonl",
-        manifest="resources/corpora/{corpus}.manifest.json",
+        corpus=paths.CORPUS,
+        manifest=paths.CORPUS_MANIFEST,
     log:
-        "logs/prepare_corpus/{corpus}.log",
+        paths.log("prepare_corpus/{corpus}"),
     params:
-        corpus=corpus_config,
-        offline=config["offline"],
+        corpus=lookup(dpath="corpora/{corpus}", within=config),
+        offline=lookup(dpath="offline", within=config),
     conda:
         "../envs/core.yaml"
     script:
@@ -91,9 +91,9 @@ rule prepare_corpus:
 
 rule pools:
     input:
-        expand("results/pools/{pool}.jsonl", pool=config["pools"]),
+        expand(paths.POOL, pool=lookup(dpath="pools", within=config)),
 
 
 rule corpora:
     input:
-        expand("resources/corpora/{corpus}.jsonl", corpus=config["corpora"]),
+        expand(paths.CORPUS, corpus=lookup(dpath="corpora", within=config)),

@@ -3,45 +3,45 @@ built on it (superfiltering, cherry, superfiltering_d) are rule select's."""
 
 
 scattergather:
-    ifd=config["scoring"]["shards"],
+    ifd=lookup(dpath="scoring/shards", within=config),
 
 
 rule ifd_score_shard:
     input:
-        pool="results/pools/{pool}.jsonl",
+        pool=paths.POOL,
         model=scorer_model_dir,
     output:
-        shard="results/scores/{pool}/{scorer}/{scatteritem}.jsonl",
+        shard=paths.SCORE_SHARD,
     log:
-        "logs/ifd_score_shard/{pool}/{scorer}/{scatteritem}.log",
+        paths.log("ifd_score_shard/{pool}/{scorer}/{scatteritem}"),
     benchmark:
-        "benchmarks/ifd_score_shard/{pool}/{scorer}/{scatteritem}.tsv"
+        paths.benchmark("ifd_score_shard/{pool}/{scorer}/{scatteritem}")
     params:
         scorer=scorer_params,
-        device=eval_device(),
+        device=eval_device(config),
     threads: 2
     resources:
         mem_mb=8000,
         runtime=240,
-        gpu=gpus_per_job(),
+        gpu=gpus_per_job(config),
     conda:
         "../envs/core.yaml"
     script:
-        "../scripts/ifd_score.py"
+        "../scripts/ifd_score_shard.py"
 
 
 rule ifd_gather:
     input:
-        pool="results/pools/{pool}.jsonl",
-        shards=gather.ifd("results/scores/{{pool}}/{{scorer}}/{scatteritem}.jsonl"),
+        pool=paths.POOL,
+        shards=score_shards,
         model=scorer_model_dir,
     output:
-        scores="results/scores/{pool}/{scorer}.parquet",
-        manifest="results/scores/{pool}/{scorer}.manifest.json",
+        scores=paths.SCORES,
+        manifest=paths.SCORES_MANIFEST,
     log:
-        "logs/ifd_gather/{pool}/{scorer}.log",
+        paths.log("ifd_gather/{pool}/{scorer}"),
     benchmark:
-        "benchmarks/ifd_gather/{pool}/{scorer}.tsv"
+        paths.benchmark("ifd_gather/{pool}/{scorer}")
     params:
         scorer=scorer_params,
     threads: 1
@@ -51,4 +51,4 @@ rule ifd_gather:
     conda:
         "../envs/core.yaml"
     script:
-        "../scripts/ifd_score.py"
+        "../scripts/ifd_gather.py"

@@ -5,14 +5,14 @@ rule prepare_model:
     input:
         unpack(model_inputs),
     output:
-        directory("resources/models/{model}"),
+        directory(paths.BASE_MODEL),
     log:
-        "logs/prepare_model/{model}.log",
+        paths.log("prepare_model/{model}"),
     benchmark:
-        "benchmarks/prepare_model/{model}.tsv"
+        paths.benchmark("prepare_model/{model}")
     params:
-        model=model_config,
-        offline=config["offline"],
+        model=lookup(dpath="models/{model}", within=config),
+        offline=lookup(dpath="offline", within=config),
     threads: 2
     resources:
         mem_mb=4000,
@@ -25,4 +25,4 @@ rule prepare_model:
 
 rule models:
     input:
-        expand("resources/models/{model}", model=config["models"]),
+        expand(paths.BASE_MODEL, model=lookup(dpath="models", within=config)),

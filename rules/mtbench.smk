@@ -9,74 +9,74 @@ rule mtbench_data:
     input:
         unpack(mtbench_source_files),
     output:
-        questions="resources/mtbench/question.jsonl",
-        references="resources/mtbench/reference_answer/gpt-4.jsonl",
-        prompts="resources/mtbench/judge_prompts.jsonl",
-        manifest="resources/mtbench/manifest.json",
+        questions=paths.MTBENCH_QUESTIONS,
+        references=paths.MTBENCH_REFERENCES,
+        prompts=paths.MTBENCH_PROMPTS,
+        manifest=paths.MTBENCH_DATA_MANIFEST,
     log:
-        "logs/mtbench_data.log",
+        paths.log("mtbench_data"),
     params:
-        questions=MTBENCH["questions"],
-        local_data=MTBENCH["local_data"],
-        check_sha256=MTBENCH["check_sha256"],
+        questions=lookup(dpath="eval/mtbench/questions", within=config),
+        local_data=lookup(dpath="eval/mtbench/local_data", within=config),
+        check_sha256=lookup(dpath="eval/mtbench/check_sha256", within=config),
     conda:
         "../envs/core.yaml"
     script:
-        "../scripts/mtbench.py"
+        "../scripts/mtbench_data.py"
 
 
 rule mtbench_answers:
     input:
         model=run_model_dir,
-        questions="resources/mtbench/question.jsonl",
+        questions=paths.MTBENCH_QUESTIONS,
     output:
-        answers="results/eval/{run}/mtbench/answers.jsonl",
-        manifest="results/eval/{run}/mtbench/answers.manifest.json",
+        answers=EVALUATORS["mtbench"].path("answers"),
+        manifest=EVALUATORS["mtbench"].path("answers_manifest"),
     log:
-        "logs/mtbench_answers/{run}.log",
+        paths.log("mtbench_answers/{run}"),
     benchmark:
-        "benchmarks/mtbench_answers/{run}.tsv"
+        paths.benchmark("mtbench_answers/{run}")
     params:
         version=EVALUATORS["mtbench"].version,
-        generation=mtbench_generation(),
+        generation=EVALUATORS["mtbench"].setting(config, "generation"),
     # One thread per job: token-by-token generation of a small model gains little from more,
     # and loses much when cores are shared (`--set-threads mtbench_answers=N` raises it).
     threads: 1
     resources:
         mem_mb=8000,
         runtime=240,
-        gpu=eval_gpus_per_job(),
+        gpu=eval_gpus(config),
     conda:
         "../envs/core.yaml"
     script:
-        "../scripts/mtbench.py"
+        "../scripts/mtbench_answers.py"
 
 
 rule mtbench_judge:
     input:
-        answers="results/eval/{run}/mtbench/answers.jsonl",
-        questions="resources/mtbench/question.jsonl",
-        references="resources/mtbench/reference_answer/gpt-4.jsonl",
-        prompts="resources/mtbench/judge_prompts.jsonl",
+        answers=EVALUATORS["mtbench"].path("answers"),
+        questions=paths.MTBENCH_QUESTIONS,
+        references=paths.MTBENCH_REFERENCES,
+        prompts=paths.MTBENCH_PROMPTS,
     output:
-        judgments="results/eval/{run}/mtbench/judgments.jsonl",
+        judgments=EVALUATORS["mtbench"].path("judgments"),
         metrics=EVALUATORS["mtbench"].metrics,
     log:
-        "logs/mtbench_judge/{run}.log",
+        paths.log("mtbench_judge/{run}"),
     benchmark:
-        "benchmarks/mtbench_judge/{run}.tsv"
+        paths.benchmark("mtbench_judge/{run}")
     params:
-        judge=judge_settings("mtbench"),
-        per_category=MTBENCH["per_category"],
+        judge=EVALUATORS["mtbench"].setting(config, "judge"),
+        per_category=lookup(dpath="eval/mtbench/per_category", within=config),
     threads: 1
     resources:
         mem_mb=1000,
         runtime=240,
-        api_calls=MTBENCH["judge"]["parallel"],
+        api_calls=lookup(dpath="eval/mtbench/judge/parallel", within=config),
     conda:
         "../envs/core.yaml"
     script:
-        "../scripts/mtbench.py"
+        "../scripts/mtbench_judge.py"
 
 
 rule mtbench_all:

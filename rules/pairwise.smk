@@ -12,71 +12,71 @@ rule pairwise_data:
     input:
         unpack(pairwise_source_files),
     output:
-        sets=PAIRWISE_SETS,
-        manifest="resources/pairwise/manifest.json",
+        sets=expand(paths.PAIRWISE_SET, file=TESTSET_FILES),
+        manifest=paths.PAIRWISE_DATA_MANIFEST,
     log:
-        "logs/pairwise_data.log",
+        paths.log("pairwise_data"),
     params:
-        questions=PAIRWISE["questions"],
-        local_data=PAIRWISE["local_data"],
-        check_sha256=PAIRWISE["check_sha256"],
+        questions=lookup(dpath="eval/pairwise/questions", within=config),
+        local_data=lookup(dpath="eval/pairwise/local_data", within=config),
+        check_sha256=lookup(dpath="eval/pairwise/check_sha256", within=config),
     conda:
         "../envs/core.yaml"
     script:
-        "../scripts/pairwise.py"
+        "../scripts/pairwise_data.py"
 
 
 rule pairwise_answers:
     input:
         model=run_model_dir,
-        sets=PAIRWISE_SETS,
-        data="resources/pairwise/manifest.json",
+        sets=expand(paths.PAIRWISE_SET, file=TESTSET_FILES),
+        data=paths.PAIRWISE_DATA_MANIFEST,
     output:
-        answers="results/eval/{run}/pairwise/answers.jsonl",
-        manifest="results/eval/{run}/pairwise/answers.manifest.json",
+        answers=EVALUATORS["pairwise"].path("answers"),
+        manifest=EVALUATORS["pairwise"].path("answers_manifest"),
     log:
-        "logs/pairwise_answers/{run}.log",
+        paths.log("pairwise_answers/{run}"),
     benchmark:
-        "benchmarks/pairwise_answers/{run}.tsv"
+        paths.benchmark("pairwise_answers/{run}")
     params:
         version=EVALUATORS["pairwise"].version,
-        questions=pairwise_questions(),
-        generation=pairwise_generation(),
+        questions=EVALUATORS["pairwise"].setting(config, "questions"),
+        generation=EVALUATORS["pairwise"].setting(config, "generation"),
     # One thread per job, as for MT-bench (`--set-threads pairwise_answers=N` raises it).
     threads: 1
     resources:
         mem_mb=8000,
         runtime=240,
-        gpu=eval_gpus_per_job(),
+        gpu=eval_gpus(config),
     conda:
         "../envs/core.yaml"
     script:
-        "../scripts/pairwise.py"
+        "../scripts/pairwise_answers.py"
 
 
 rule pairwise_judge:
     input:
-        answers="results/eval/{run}/pairwise/answers.jsonl",
-        reference="results/eval/{reference}/pairwise/answers.jsonl",
-        sets=PAIRWISE_SETS,
+        answers=EVALUATORS["pairwise"].path("answers"),
+        reference=EVALUATORS["pairwise"].path("answers", "{reference}"),
+        sets=expand(paths.PAIRWISE_SET, file=TESTSET_FILES),
     output:
-        judgments="results/eval/{run}/pairwise/vs_{reference}/judgments.jsonl",
+        judgments=EVALUATORS["pairwise"].path("judgments"),
     log:
-        "logs/pairwise_judge/{run}/vs_{reference}.log",
+        paths.log("pairwise_judge/{run}/vs_{reference}"),
     benchmark:
-        "benchmarks/pairwise_judge/{run}/vs_{reference}.tsv"
+        paths.benchmark("pairwise_judge/{run}/vs_{reference}")
     params:
-        questions=pairwise_questions(),
-        judge=judge_settings("pairwise"),
+        questions=EVALUATORS["pairwise"].setting(config, "questions"),
+        judge=EVALUATORS["pairwise"].setting(config, "judge"),
     threads: 1
     resources:
         mem_mb=1000,
         runtime=240,
-        api_calls=PAIRWISE["judge"]["parallel"],
+        api_calls=lookup(dpath="eval/pairwise/judge/parallel", within=config),
     conda:
         "../envs/core.yaml"
     script:
-        "../scripts/pairwise.py"
+        "../scripts/pairwise_judge.py"
 
 
 rule pairwise_metrics:
@@ -85,18 +85,18 @@ rule pairwise_metrics:
     output:
         metrics=EVALUATORS["pairwise"].metrics,
     log:
-        "logs/pairwise_metrics/{run}.log",
+        paths.log("pairwise_metrics/{run}"),
     params:
         labels=pairwise_labels,
     conda:
         "../envs/core.yaml"
     script:
-        "../scripts/pairwise.py"
+        "../scripts/pairwise_metrics.py"
 
 
 rule pairwise_all:
     input:
         expand(
             EVALUATORS["pairwise"].metrics,
-            run=EVALUATORS["pairwise"].evaluated_runs(config, list(RUNS)),
+            run=EVALUATORS["pairwise"].evaluated_runs(config, RUNS.values()),
         ),

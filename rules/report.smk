@@ -12,102 +12,104 @@ localrules:
 
 rule collect_metrics:
     input:
-        metrics=eval_metrics_files(),
+        metrics=eval_metrics_files(config, RUNS),
     output:
         metrics=report(
-            "results/tables/metrics.csv",
+            paths.METRICS_TABLE,
             caption="../report/metrics.rst",
             category="Tables",
         ),
     log:
-        "logs/report/collect_metrics.log",
+        paths.log("report/collect_metrics"),
     conda:
         "../envs/core.yaml"
     script:
-        "../scripts/report.py"
+        "../scripts/collect_metrics.py"
 
 
 rule tables:
     input:
-        metrics="results/tables/metrics.csv",
-        manifests=selection_manifests(),
+        metrics=paths.METRICS_TABLE,
+        manifests=selection_manifests(config),
     output:
-        md="results/tables/main.md",
+        md=paths.fill(paths.MAIN_TABLE, ext="md"),
         csv=report(
-            "results/tables/main.csv", caption="../report/main.rst", category="Tables"
+            paths.fill(paths.MAIN_TABLE, ext="csv"),
+            caption="../report/main.rst",
+            category="Tables",
         ),
-        tex="results/tables/main.tex",
+        tex=paths.fill(paths.MAIN_TABLE, ext="tex"),
     log:
-        "logs/report/tables.log",
+        paths.log("report/tables"),
     params:
-        stand_in=stand_in_judges(),
+        stand_in=stand_in_judges(config),
         rehearsal=rehearsal_label(config),
     conda:
         "../envs/core.yaml"
     script:
-        "../scripts/report.py"
+        "../scripts/tables.py"
 
 
 rule bpc_plots:
     input:
-        metrics="results/tables/metrics.csv",
+        metrics=paths.METRICS_TABLE,
     output:
         png=report(
-            "results/plots/bpc_vs_score.png",
+            paths.fill(paths.PLOT, plot="bpc_vs_score", ext="png"),
             caption="../report/bpc_vs_score.rst",
             category="Plots",
         ),
-        svg="results/plots/bpc_vs_score.svg",
+        svg=paths.fill(paths.PLOT, plot="bpc_vs_score", ext="svg"),
         correlations=report(
-            "results/tables/correlations.csv",
+            paths.CORRELATIONS,
             caption="../report/correlations.rst",
             category="Tables",
         ),
     log:
-        "logs/report/bpc_plots.log",
+        paths.log("report/bpc_plots"),
     params:
-        bpc=bpc_areas(),
+        bpc=EVALUATORS["bpc"].setting(config, "areas"),
     conda:
         "../envs/core.yaml"
     script:
-        "../scripts/report.py"
+        "../scripts/bpc_plots.py"
 
 
 rule entropy_law_plot:
     input:
-        metrics="results/tables/metrics.csv",
-        manifests=selection_manifests(),
+        metrics=paths.METRICS_TABLE,
+        manifests=selection_manifests(config),
     output:
         png=report(
-            "results/plots/entropy_law.png",
+            paths.fill(paths.PLOT, plot="entropy_law", ext="png"),
             caption="../report/entropy_law.rst",
             category="Plots",
         ),
-        svg="results/plots/entropy_law.svg",
+        svg=paths.fill(paths.PLOT, plot="entropy_law", ext="svg"),
     log:
-        "logs/report/entropy_law_plot.log",
+        paths.log("report/entropy_law_plot"),
     conda:
         "../envs/core.yaml"
     script:
-        "../scripts/report.py"
+        "../scripts/entropy_law_plot.py"
 
 
 rule pairwise_plot:
     input:
-        metrics="results/tables/metrics.csv",
+        metrics=paths.METRICS_TABLE,
     output:
         png=report(
-            "results/plots/pairwise.png",
+            paths.fill(paths.PLOT, plot="pairwise", ext="png"),
             caption="../report/pairwise.rst",
             category="Plots",
         ),
-        svg="results/plots/pairwise.svg",
+        svg=paths.fill(paths.PLOT, plot="pairwise", ext="svg"),
     log:
-        "logs/report/pairwise_plot.log",
+        paths.log("report/pairwise_plot"),
     params:
-        judge_model=PAIRWISE["judge"]["model"],
-        stand_in="pairwise" in stand_in_judges(),
+        judge_model=lookup(dpath="eval/pairwise/judge/model", within=config),
+        stand_in="pairwise" in stand_in_judges(config),
     conda:
         "../envs/core.yaml"
     script:
-        "../scripts/report.py"
+        "../scripts/pairwise_plot.py"

@@ -1,24 +1,24 @@
 """Selections from a pool file: one rule for every kind of the registry that selects from a
 file (workflow_lib/select/registry.py), writing data.jsonl and manifest.json in
-results/selections/{pool}/{method}/{budget}/."""
+the selection folder of core.paths."""
 
 
 rule select:
     input:
         unpack(selection_inputs),
     output:
-        data="results/selections/{pool}/{method}/{budget}/data.jsonl",
-        manifest="results/selections/{pool}/{method}/{budget}/manifest.json",
+        data=paths.SELECTION_DATA,
+        manifest=paths.SELECTION_MANIFEST,
     log:
-        "logs/select/{pool}/{method}/{budget}.log",
+        paths.log("select/{pool}/{method}/{budget}"),
     benchmark:
-        "benchmarks/select/{pool}/{method}/{budget}.tsv"
+        paths.benchmark("select/{pool}/{method}/{budget}")
     params:
-        method=method_params,
+        method=lookup(dpath="methods/{method}", within=config),
         scorer=method_scorer,
         device=selection_device,
     wildcard_constraints:
-        method=_alternatives(file_methods()),
+        method=alternatives(file_methods(config)),
     threads: selection_threads
     resources:
         mem_mb=selection_mem_mb,
@@ -32,5 +32,5 @@ rule select:
 # A selection-only run ends with its report: `snakemake select_all --report report.html`.
 rule select_all:
     input:
-        selection_outputs(file_selections()),
-        selection_report_files(),
+        selection_outputs(config),
+        selection_report_files(config),

@@ -10,60 +10,64 @@ localrules:
 
 rule selection_table:
     input:
-        manifests=selection_manifests(),
+        manifests=selection_manifests(config),
     output:
         csv=report(
-            "results/tables/selections.csv",
+            paths.fill(paths.SELECTIONS_TABLE, ext="csv"),
             caption="../report/selections.rst",
             category="Tables",
         ),
-        md="results/tables/selections.md",
+        md=paths.fill(paths.SELECTIONS_TABLE, ext="md"),
     log:
-        "logs/selection_table/selection_table.log",
+        paths.log("selection_table/selection_table"),
     conda:
         "../envs/core.yaml"
     script:
-        "../scripts/selection_report.py"
+        "../scripts/selection_table.py"
 
 
 rule selection_plots:
     input:
-        pool="results/pools/{pool}.jsonl",
+        pool=paths.POOL,
         manifests=pool_selection_manifests,
         scores=pool_score_files,
     output:
         overlap=report(
-            "results/plots/selections/{pool}/overlap.png",
+            paths.fill(paths.SELECTION_PLOT, plot="overlap", ext="png"),
             caption="../report/selection_overlap.rst",
             category="Selections",
             subcategory="{pool}",
             labels={"pool": "{pool}", "figure": "overlap (Jaccard)"},
         ),
-        overlap_svg="results/plots/selections/{pool}/overlap.svg",
+        overlap_svg=paths.fill(paths.SELECTION_PLOT, plot="overlap", ext="svg"),
         rank_agreement=report(
-            "results/plots/selections/{pool}/rank_agreement.png",
+            paths.fill(paths.SELECTION_PLOT, plot="rank_agreement", ext="png"),
             caption="../report/selection_rank_agreement.rst",
             category="Selections",
             subcategory="{pool}",
             labels={"pool": "{pool}", "figure": "rank agreement (Spearman)"},
         ),
-        rank_agreement_svg="results/plots/selections/{pool}/rank_agreement.svg",
+        rank_agreement_svg=paths.fill(
+            paths.SELECTION_PLOT, plot="rank_agreement", ext="svg"
+        ),
         distributions=report(
-            "results/plots/selections/{pool}/distributions.png",
+            paths.fill(paths.SELECTION_PLOT, plot="distributions", ext="png"),
             caption="../report/selection_distributions.rst",
             category="Selections",
             subcategory="{pool}",
             labels={"pool": "{pool}", "figure": "length and source mix"},
         ),
-        distributions_svg="results/plots/selections/{pool}/distributions.svg",
+        distributions_svg=paths.fill(
+            paths.SELECTION_PLOT, plot="distributions", ext="svg"
+        ),
     log:
-        "logs/selection_plots/{pool}.log",
+        paths.log("selection_plots/{pool}"),
     conda:
         "../envs/core.yaml"
     script:
-        "../scripts/selection_report.py"
+        "../scripts/selection_plots.py"
 
 
 rule selection_report:
     input:
-        selection_report_files(),
+        selection_report_files(config),

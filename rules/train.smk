@@ -1,6 +1,6 @@
-"""Fine-tuning: each run's base model on its selection with Axolotl, into results/models/{run}/.
+"""Fine-tuning: each run's base model on its selection with Axolotl, into its model folder (core.paths).
 
-Checkpoints live in results/checkpoints/{run}/, outside the declared output (which Snakemake
+Checkpoints live in their own folder (paths.CHECKPOINTS), outside the declared output (which Snakemake
 deletes before a job starts), so a restarted job resumes from the newest one.
 """
 
@@ -9,20 +9,20 @@ rule train:
     input:
         unpack(train_inputs),
     output:
-        directory("results/models/{run}"),
+        directory(paths.MODEL),
     log:
-        "logs/train/{run}.log",
+        paths.log("train/{run}"),
     benchmark:
-        "benchmarks/train/{run}.tsv"
+        paths.benchmark("train/{run}")
     params:
-        train=config["train"],
-        work_dir="results/checkpoints/{run}",
-        offline=config["offline"],
+        train=lookup(dpath="train", within=config),
+        work_dir=paths.CHECKPOINTS,
+        offline=lookup(dpath="offline", within=config),
     wildcard_constraints:
-        run=_alternatives(FINETUNE_RUNS),
+        run=alternatives(FINETUNE_RUNS),
     threads: 2
     resources:
-        **train_resources(),
+        **train_resources(config),
         mem_mb=8000,
         runtime=120,
     conda:
@@ -33,4 +33,4 @@ rule train:
 
 rule train_all:
     input:
-        expand("results/models/{run}", run=[*FINETUNE_RUNS, *ITERIT_RUNS]),
+        expand(paths.MODEL, run=[*FINETUNE_RUNS, *ITERIT_RUNS]),

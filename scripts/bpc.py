@@ -1,12 +1,9 @@
-"""Rule bpc: one run's model on one corpus. Rule bpc_metrics: a run's corpora as metrics.json."""
+"""Rule bpc: one run's model on one corpus (workflow_lib.evaluate.bpc)."""
 
-import json
 import time
-from pathlib import Path
 
 from workflow_lib.core.jobs import run_job
-from workflow_lib.evaluate.bpc import bpc_metrics, model_bpc, write_bpc_result
-from workflow_lib.evaluate.metrics import write_metrics
+from workflow_lib.evaluate.bpc import model_bpc, write_bpc_result
 
 
 def score(smk):
@@ -19,9 +16,4 @@ def score(smk):
                      wall_time_s=time.perf_counter() - start)
 
 
-def gather(smk):
-    results = [json.loads(Path(path).read_text(encoding="utf-8")) for path in smk.input]
-    write_metrics(smk.output.metrics, bpc_metrics(smk.wildcards.run, results))
-
-
-run_job(snakemake, {"bpc": score, "bpc_metrics": gather}[snakemake.rule])
+run_job(snakemake, score)

@@ -3,7 +3,7 @@
 import sys
 
 from workflow_lib.core.jobs import run_job
-from workflow_lib.evaluate.lmeval.metrics import run_lmeval
+from workflow_lib.evaluate.lmeval.run import run_lmeval
 
 
 def main(smk):

@@ -32,3 +32,18 @@ def test_every_core_requirement_is_pinned():
         name = requirement.split("==")[0].lower().replace("_", "-")
         assert name in lock, f"{name} missing from envs/constraints-core.txt (run make lock)"
     assert all("==" in r for r in run("--no-deps", "envs/core.yaml"))
+
+
+def test_the_alpaca_eval_environment_is_pinned_and_keeps_its_own_openai():
+    """alpaca-eval and its whole resolution are locked in constraints-alpaca.txt, with the
+    openai>=1.5 client it needs, which the tools environment (openai 0.28.1 for FastChat) cannot
+    hold."""
+    lock = dict(line.split("==") for line in
+                (ROOT / "envs" / "constraints-alpaca.txt").read_text().split())
+    for requirement in run("envs/alpaca_eval.yaml"):
+        name, version = requirement.split("==")
+        assert lock[name.replace("-", "_")] == version
+    major, minor = map(int, lock["openai"].split(".")[:2])
+    assert (major, minor) >= (1, 5)
+    tools = (ROOT / "envs" / "constraints-tools.txt").read_text().split()
+    assert "openai==0.28.1" in tools

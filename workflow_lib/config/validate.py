@@ -9,6 +9,7 @@ methods' kinds and parameters filled in from the registry (`load_schema`).
 from __future__ import annotations
 
 import copy
+import os
 import re
 from pathlib import Path
 
@@ -18,10 +19,14 @@ import yaml
 from workflow_lib.config.batch import resolve_batch
 from workflow_lib.config.grid import method_kind, pairwise_pairs, pools_of_kind, runs
 from workflow_lib.config.rehearsal import apply_rehearsal
+from workflow_lib.core import paths
 from workflow_lib.core.errors import ConfigError
 from workflow_lib.evaluate.inference import inference_problems
+from workflow_lib.evaluate.registry import EVALUATORS
 from workflow_lib.select.registry import KINDS
 
+# IterIT's epoch-0 scores are named iterit-{model} beside the scorers' (core.paths.ITERIT_SCORES).
+ITERIT_SCORES_PREFIX = "iterit-"
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
 
@@ -76,14 +81,18 @@ def _leaf_errors(errors) -> list[jsonschema.ValidationError]:
 
 
 def load_schema(path: Path = SCHEMA_PATH) -> dict:
-    """The YAML JSON-Schema, its `method` definition completed from the selection registry:
-    `kind` is one of the registered kinds, and each kind allows its own parameters only."""
+    """The YAML JSON-Schema, its `method` definition completed from the selection registry
+    (`kind` is one of the registered kinds, and each kind allows its own parameters only) and its
+    `eval` block from the evaluator registry (each evaluator's own `eval.<name>` fragment)."""
     with open(path, encoding="utf-8") as fh:
         schema = yaml.safe_load(fh)
     method = schema["$defs"]["method"]
     method["properties"]["kind"]["enum"] = list(KINDS)
     method["allOf"] = [{"if": {"properties": {"kind": {"const": name}}}, "then": kind.schema()}
                        for name, kind in KINDS.items()]
+    evaluators = schema["$defs"]["eval"]["properties"]
+    for name, evaluator in EVALUATORS.items():
+        evaluators[name] = evaluator.schema_fragment()
     return schema
 
 
@@ -168,6 +177,10 @@ def _reference_problems(config: dict) -> list[str]:
             problems.append(f"experiments.{i}.base_models: needed by {', '.join(during)} "
                             "(selection during training): name a model of `models`")
     for name, scorer in config["scorers"].items():
+        if name.startswith(ITERIT_SCORES_PREFIX):
+            problems.append(f"scorers.{name}: names starting with {ITERIT_SCORES_PREFIX!r} are "
+                            "reserved (IterIT's epoch-0 scores share the folder: "
+                            f"{paths.ITERIT_SCORES}); rename the scorer")
         if scorer["model"] not in config["models"]:
             problems.append(f"scorers.{name}.model: {scorer['model']!r} is not defined in models "
                             f"(defined: {_defined(config['models'])}); IFD scoring needs a model")
@@ -184,7 +197,8 @@ def _reference_problems(config: dict) -> list[str]:
             problems.append(f"methods.{name}.scorer: {method['kind']} needs a scorer with preset "
                             f"{wanted!r}, {scorer!r} has {config['scorers'][scorer]['preset']!r}")
     if "metrics" in config["corpora"]:
-        problems.append("corpora: 'metrics' is reserved (results/eval/{run}/bpc/metrics.json)")
+        metrics = paths.fill(paths.METRICS, evaluator="bpc")
+        problems.append(f"corpora: 'metrics' is reserved ({metrics})")
     return problems
 
 
@@ -241,4 +255,23 @@ def _area_problems(config: dict) -> list[str]:
             if run_names is not None and run not in run_names:
                 problems.append(f"eval.bpc.areas.{name}.exclude: {run!r} is not a run "
                                 f"(runs: {', '.join(sorted(run_names)) or 'none'})")
+    return problems
+
+
+def stale_local_sources(config: dict) -> list[str]:
+    """Local pools and corpora whose file is missing while what was made from it exists:
+    Snakemake does not check the inputs of a job whose outputs exist, so a path changed to a
+    missing file would silently keep the old pool. One message per such source."""
+    made_from = {"pools": (paths.POOL, "pool"), "corpora": (paths.CORPUS, "corpus")}
+    problems = []
+    for section, (pattern, wildcard) in made_from.items():
+        for name, entry in config[section].items():
+            source = entry["source"]
+            if source["kind"] != "local" or os.path.exists(source["path"]):
+                continue
+            product = paths.fill(pattern, **{wildcard: name})
+            if os.path.exists(product):
+                problems.append(f"{section}.{name}.source.path: {source['path']} does not exist "
+                                f"({product} was made from an earlier file; correct the path or "
+                                "restore the file)")
     return problems

@@ -14,7 +14,7 @@ recompressing `str(prefix + [x])` for every candidate it keeps a `zlib.compresso
 the prefix and scores a candidate by compressing only its tail on a copy of that state. Without
 intermediate flushes deflate does not depend on how its input is chunked, so the lengths (hence
 the float64 ratios, the float32 tensors and `torch.topk`'s choices) are identical;
-tests/unit/select/test_zip_select.py checks this against a literal port of the reference loop
+tests/unit/select/test_zip.py checks this against a literal port of the reference loop
 on the zlib build in use, across deflate block boundaries.
 
 Cost: a candidate costs a copy of the deflate state (~0.3 MB), the compression of its tail and

@@ -41,6 +41,10 @@ def test_scorer_and_method_defaults(demo_config):
      "methods.sfd.ifd_num:"),
     (lambda c: c["methods"]["superfiltering"].pop("scorer"), "methods.superfiltering:"),
     (lambda c: c["scoring"].update(shards=0), "scoring.shards:"),
+    # IterIT's epoch-0 scores are results/scores/{pool}/iterit-{model}.parquet: a scorer named
+    # iterit-smollm2-135m would write the same file.
+    (lambda c: c["scorers"].update({"iterit-smollm2-135m": c["scorers"]["smollm2-cherry"]}),
+     "scorers.iterit-smollm2-135m: names starting with 'iterit-' are reserved"),
 ])
 def test_invalid_ifd_configs_name_the_key(demo_config, mutate, expected):
     mutate(demo_config)

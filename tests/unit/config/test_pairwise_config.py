@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from tests.support import ROOT, load_config
-from workflow_lib.config.grid import Pair, pairwise_pairs
+from workflow_lib.config.grid import Pair, pairwise_pairs, runs
 from workflow_lib.config.validate import validate_config
 from workflow_lib.core.errors import ConfigError
 from workflow_lib.evaluate.registry import EVALUATORS
@@ -32,9 +32,8 @@ def test_demo_config_judges_the_ifd_selections_against_random():
     assert pairwise_pairs(config) == [
         Pair(f"demo-{m}-60-smollm2-135m", "demo-random-60-smollm2-135m", "random")
         for m in ("superfiltering", "cherry")]
-    judged = EVALUATORS["pairwise"].evaluated_runs(config, ["base-smollm2-135m",
-                                                            "demo-cherry-60-smollm2-135m"])
-    assert judged == ["demo-cherry-60-smollm2-135m"]
+    judged = EVALUATORS["pairwise"].evaluated_runs(config, runs(config))
+    assert judged == ["demo-superfiltering-60-smollm2-135m", "demo-cherry-60-smollm2-135m"]
     assert config["eval"]["pairwise"]["judge"]["max_tokens"] == 1024  # not MT-bench's 2048
     assert config["eval"]["mtbench"]["judge"]["max_tokens"] == 2048
 

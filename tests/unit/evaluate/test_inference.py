@@ -16,7 +16,7 @@ from workflow_lib.config.validate import validate_config
 from workflow_lib.core.errors import ConfigError, UserError
 from workflow_lib.evaluate.bpc import model_bpc
 from workflow_lib.evaluate.inference import eval_gpus, inference_settings, resolve_dtype
-from workflow_lib.evaluate.lmeval.metrics import lmeval_command
+from workflow_lib.evaluate.lmeval.run import lmeval_command
 from workflow_lib.evaluate.mtbench.answers import generate_answers
 from workflow_lib.evaluate.mtbench.demo import write_demo_data
 from workflow_lib.evaluate.mtbench.questions import load_questions

@@ -16,7 +16,7 @@ from tests.support import ROOT, TOOLS_PYTHON
 from workflow_lib.core.errors import UserError
 from workflow_lib.core.jsonio import DataError, read_jsonl, write_jsonl
 from workflow_lib.data.demo_pool import generate_heldout, heldout_multiple_choice
-from workflow_lib.evaluate.lmeval.metrics import lmeval_command, run_lmeval, tidy_metrics
+from workflow_lib.evaluate.lmeval.run import lmeval_command, run_lmeval, tidy_metrics
 from workflow_lib.evaluate.lmeval.tasks import (
     TASKS_FILE,
     gsm8k_answer,

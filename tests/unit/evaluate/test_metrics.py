@@ -117,7 +117,7 @@ def test_writer_refuses_duplicates_unknown_evaluators_and_loose_rows(tmp_path):
 
 
 def test_registry_names_each_evaluators_metrics_file():
-    assert list(EVALUATORS) == ["lmeval", "bpc", "mtbench", "pairwise"]
+    assert list(EVALUATORS) == ["lmeval", "bpc", "mtbench", "pairwise", "alpaca_eval"]
     assert EVALUATORS["bpc"].metrics == "results/eval/{run}/bpc/metrics.json"
     assert EVALUATORS["mtbench"].metrics_file("base-tiny") == (
         "results/eval/base-tiny/mtbench/metrics.json")

@@ -21,14 +21,13 @@ from typing import Any, TypeVar
 from tqdm import tqdm
 
 from workflow_lib.core.errors import UserError
+from workflow_lib.evaluate.judge import TRANSPORT_KEYS
 from workflow_lib.evaluate.judge.cache import JudgmentCache, request_key
 from workflow_lib.evaluate.judge.client import Endpoint, chat_completion
 from workflow_lib.evaluate.judge.server import LocalJudge
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-# Judge settings that change how calls are made, not what they return.
-TRANSPORT_KEYS = ("parallel", "timeout_s", "max_retries", "retry_wait_s")
 
 
 def job_settings(shaping: Mapping, judge_config: Mapping) -> dict:

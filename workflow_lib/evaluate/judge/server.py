@@ -5,7 +5,9 @@ It is NOT a judge of quality. Its verdict is derived from the answers' text: an 
 1 + 9·d/(d + 30) rounded down, d = distinct words, so longer, more varied answers score higher,
 and equal answers always get equal scores. An MT-bench prompt gets `[[score]]` of the graded
 answer (the last one in the prompt); a pairwise prompt (Assistant 1 and 2) gets the two answers'
-scores on its first line, "s1 s2", so that the reversed order gets the same scores reversed. The
+scores on its first line, "s1 s2", so that the reversed order gets the same scores reversed; an
+AlpacaEval ranking prompt (alpaca-eval's alpaca_eval_gpt4 template) gets the ranking list with
+rank 1 for the answer with more distinct words (model_1 on a tie). The
 tests and the offline demo use it so that the real protocol path (HTTP, retries, verdict
 parsing, the cache) runs without a paid API; scores it produces say nothing about model quality.
 
@@ -13,7 +15,8 @@ Switches for failure modes: `no_rating` (verdicts without a score), `fail_status
 (HTTP errors for the first k requests), `die_after` (stop accepting connections after k answered
 requests, as a crashed server would), `delay_s` (slow answers, for timeouts), `api_key` (require
 `Authorization: Bearer <key>`; a wrong key gets 401 whose body echoes the header sent, as careless
-servers do, so that redaction is tested).
+servers do, so that redaction is tested), `verdict` (a function of the prompt that answers
+instead, for tests that replay recorded verdicts).
 
 Standalone: `python -m workflow_lib.evaluate.judge.server --port 8000` serves until interrupted.
 """
@@ -27,6 +30,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # Where the answer being graded sits in FastChat's single-answer judge prompts.
@@ -58,9 +62,25 @@ def _score(distinct: int) -> int:
     return 1 + 9 * distinct // (distinct + 30)
 
 
+# AlpacaEval's ranking prompt (alpaca-eval's alpaca_eval_gpt4 and its kin): two answers in a
+# Python-like list, asked back as a ranking list.
+_RANKING_PATTERN = re.compile(
+    r'"model": "model_1",\s*"answer": """(.*?)"""\s*\},\s*\{\s*"model": "model_2",\s*'
+    r'"answer": """(.*?)"""', re.S)
+
+
 def deterministic_verdict(prompt: str, *, rating: bool = True) -> str:
     """The stand-in judge's verdict on the answer(s) in `prompt`; `rating=False` leaves the
-    score(s) out."""
+    score(s) (or an AlpacaEval ranking) out."""
+    ranking = _RANKING_PATTERN.search(prompt)
+    if ranking:
+        first, second = (_distinct_words(answer) for answer in ranking.groups())
+        if not rating:
+            return ("Deterministic stand-in verdict (not a quality judgment): model_1's answer has "
+                    f"{first} distinct words, model_2's {second}.")
+        best = 1 if first >= second else 2  # more distinct words ranks first; ties: model_1
+        return (f"[{{'model': 'model_1', 'rank': {1 if best == 1 else 2}}}, "
+                f"{{'model': 'model_2', 'rank': {2 if best == 1 else 1}}}]")
     pair = _PAIR_PATTERN.search(prompt)
     if pair:
         first, second = (_distinct_words(answer) for answer in pair.groups())
@@ -78,8 +98,9 @@ class LocalJudge:
 
     def __init__(self, *, port: int = 0, no_rating: bool = False, fail_status: int = 500,
                  fail_first: int = 0, die_after: int | None = None, delay_s: float = 0.0,
-                 api_key: str | None = None) -> None:
+                 api_key: str | None = None, verdict: Callable[[str], str] | None = None) -> None:
         self.no_rating, self.fail_status, self.fail_first = no_rating, fail_status, fail_first
+        self.verdict = verdict  # replaces deterministic_verdict (tests replaying recorded verdicts)
         self.die_after, self.delay_s, self.api_key = die_after, delay_s, api_key
         self.requests: list[dict] = []  # bodies of the requests received, in order
         self.answered = 0
@@ -120,7 +141,8 @@ class LocalJudge:
         except (KeyError, IndexError, TypeError):
             return 400, {"error": {"message": "expected messages with content"}}
         time.sleep(self.delay_s)
-        content = deterministic_verdict(prompt, rating=not self.no_rating)
+        content = (self.verdict(prompt) if self.verdict is not None
+                   else deterministic_verdict(prompt, rating=not self.no_rating))
         return 200, {"id": f"local-{index}", "object": "chat.completion",
                      "model": body.get("model"), "created": 0,
                      "choices": [{"index": 0, "finish_reason": "stop",

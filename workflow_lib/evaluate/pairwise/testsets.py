@@ -53,6 +53,8 @@ TESTSETS = {s.name: s for s in (
                 "ec01a8b0564b0b254908e2f3db92d1b38f218756485a6e0576bd8fd2d78cabc9"),
 )}
 
+TESTSET_FILES = [s.file for s in TESTSETS.values()]  # their files, in the order of TESTSETS
+
 
 @dataclass(frozen=True)
 class Question:

@@ -1,4 +1,4 @@
-"""The selection table, and per pool the overlap, rank-agreement and distribution plots
+"""Rule selection_plots: one pool's overlap, rank-agreement and distribution plots
 (workflow_lib.report.selections)."""
 
 import logging
@@ -16,14 +16,8 @@ from workflow_lib.report.selections import (
     rank_figure,
     read_chosen,
 )
-from workflow_lib.report.tables import save_figure, selection_table, write_table
+from workflow_lib.report.tables import save_figure
 from workflow_lib.scoring.shards import read_scores
-
-
-def table(smk):
-    selections = selection_table(smk.input.manifests)
-    write_table(selections, smk.output.csv)
-    write_table(selections, smk.output.md)
 
 
 def plots(smk):
@@ -42,4 +36,4 @@ def plots(smk):
     save_figure(figure, out.distributions, out.distributions_svg)
 
 
-run_job(snakemake, {"selection_table": table, "selection_plots": plots}[snakemake.rule])
+run_job(snakemake, plots)

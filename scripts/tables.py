@@ -1,0 +1,14 @@
+"""Rule tables: the paper table (main.md, .csv, .tex) from metrics.csv and the selections."""
+
+from workflow_lib.core.jobs import run_job
+from workflow_lib.report.tables import main_table, read_metrics_table, selection_table, write_table
+
+
+def tables(smk):
+    table = main_table(read_metrics_table(smk.input.metrics), selection_table(smk.input.manifests),
+                       stand_in=smk.params.stand_in, rehearsal=smk.params.rehearsal)
+    for path in (smk.output.md, smk.output.csv, smk.output.tex):
+        write_table(table, path)
+
+
+run_job(snakemake, tables)
