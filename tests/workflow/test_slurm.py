@@ -24,9 +24,9 @@ LOCAL_SLURM = ROOT / "tests" / "workflow" / "slurm" / "local_slurm.sh"
 # Rules that only move small files or draw tables and plots: never worth a queue wait.
 EXPECTED_LOCAL = {"download_pool", "prepare_corpus", "lmeval_tasks", "bpc_metrics",
                   "collect_metrics", "tables", "bpc_plots", "entropy_law_plot", "mtbench_data",
-                  "pairwise_data", "pairwise_metrics", "pairwise_plot",
+                  "pairwise_data", "pairwise_metrics", "pairwise_plot", "alpaca_eval_data",
                   "selection_table", "selection_plots"}
-GPU_RULES = {"train", "lmeval", "bpc", "mtbench_answers", "pairwise_answers",
+GPU_RULES = {"train", "lmeval", "bpc", "mtbench_answers", "pairwise_answers", "alpaca_eval_answers",
              "iterit_initial_scores", "train_iterit", "ifd_score_shard"}
 
 # Loads the workflow through Snakemake's API (in a child process: the API changes directory and
@@ -83,7 +83,7 @@ def test_small_file_rules_are_local_and_aggregates_run_nothing(demo_rules):
     assert local.isdisjoint(GPU_RULES | {"train", "prepare_model", "select"})
     norun = {name for name, rule in demo_rules.items() if rule["norun"]}
     assert norun == {"all", "pools", "corpora", "models", "select_all", "selection_report",
-                     "train_all", "eval_all", "mtbench_all", "pairwise_all"}
+                     "train_all", "eval_all", "mtbench_all", "pairwise_all", "alpaca_eval_all"}
 
 
 def test_gpu_rules_ask_for_a_gpu_only_when_train_device_is_gpu(demo_rules, tmp_path):
