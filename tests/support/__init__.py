@@ -3,6 +3,7 @@ test configs (YAML files in tests/configs/)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -41,6 +42,17 @@ def copy_repository(target: Path) -> None:
         if source.is_file() and not source.is_symlink():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
+
+
+def snakemake_in(clone: Path, workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """Snakemake in `workdir` with a repository copy's (`copy_repository`) Snakefile and profile,
+    importing the copy's workflow_lib."""
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(clone / "Snakefile"),
+         "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
+         "--workflow-profile", str(clone / "profiles/default"), "--cores", "2", *args],
+        capture_output=True, text=True, cwd=workdir,
+        env={**os.environ, "PYTHONPATH": str(clone)})
 
 
 def write_config(workdir: Path, config: dict) -> None:

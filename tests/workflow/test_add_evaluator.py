@@ -6,14 +6,11 @@ includes, the metrics contract, metrics.csv and the paper table all take it up."
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support import TINY_CONFIG, TOOLS_PYTHON, copy_repository, write_config
+from tests.support import TINY_CONFIG, TOOLS_PYTHON, copy_repository, snakemake_in, write_config
 
 MODULE = '''"""The bytes of a run's model folder (a toy evaluator)."""
 
@@ -96,16 +93,6 @@ def clone(tmp_path_factory) -> Path:
     (root / "rules/model_size.smk").write_text(RULES)
     (root / "scripts/model_size.py").write_text(SCRIPT)
     return root
-
-
-def snakemake_in(clone: Path, workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    """Snakemake with the copy's Snakefile and profile, importing the copy's workflow_lib."""
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(clone / "Snakefile"),
-         "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
-         "--workflow-profile", str(clone / "profiles/default"), "--cores", "2", *args],
-        capture_output=True, text=True, cwd=workdir,
-        env={**os.environ, "PYTHONPATH": str(clone)})
 
 
 def toy_config(**block) -> dict:

@@ -5,14 +5,11 @@ the wildcard constraints, rule `select` and its adapter script all take it up.""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support import TINY_CONFIG, copy_repository, planned_jobs, write_config
+from tests.support import TINY_CONFIG, copy_repository, planned_jobs, snakemake_in, write_config
 from workflow_lib.data.demo_pool import generate_pool
 
 MODULE = '''"""Every n-th record of the pool, in pool order (a toy kind)."""
@@ -47,16 +44,6 @@ def clone(tmp_path_factory) -> Path:
     with open(root / "workflow_lib/select/registry.py", "a") as registry:
         registry.write(ENTRY)
     return root
-
-
-def snakemake_in(clone: Path, workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    """Snakemake with the copy's Snakefile and profile, importing the copy's workflow_lib."""
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(clone / "Snakefile"),
-         "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
-         "--workflow-profile", str(clone / "profiles/default"), "--cores", "2", *args],
-        capture_output=True, text=True, cwd=workdir,
-        env={**os.environ, "PYTHONPATH": str(clone)})
 
 
 def toy_config(**method) -> dict:
