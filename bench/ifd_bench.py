@@ -120,7 +120,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=64, help="records sampled from the pool")
     parser.add_argument("--model", type=Path, default=MODEL, help="HF model folder (SmolLM2)")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="superfiltering")
+    parser.add_argument("--preset", choices=sorted(n for n, p in PRESETS.items() if not p.chat),
+                        default="superfiltering")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=8192)

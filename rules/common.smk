@@ -6,13 +6,13 @@ import os
 
 from workflow_lib.core import paths
 from workflow_lib.config.grid import method_kind, pools_of_kind
+from workflow_lib.config.scorers import all_scorers, iterit_scorer_name
 from workflow_lib.config.targets import (
     alternatives,
     eval_metrics_files,
     file_methods,
     file_selections,
     gpus_per_job,
-    iterit_score_batch_size,
     lmeval_heldout_pools,
     selection_manifests,
     selection_outputs,
@@ -34,7 +34,7 @@ wildcard_constraints:
     budget=r"all|\d+|0\.\d+",
     run=alternatives(RUNS),
     reference=alternatives(RUNS),
-    scorer=alternatives(config["scorers"]),
+    scorer=alternatives(all_scorers(config)),
     scatteritem=r"\d+-of-\d+",
 
 
@@ -135,7 +135,9 @@ def iterit_train_inputs(wildcards):
     return {
         "pool": paths.fill(paths.POOL, pool=pool),
         "base_model": paths.fill(paths.BASE_MODEL, model=model),
-        "initial_scores": paths.fill(paths.ITERIT_SCORES, pool=pool, model=model),
+        "initial_scores": paths.fill(
+            paths.SCORES, pool=pool, scorer=iterit_scorer_name(model)
+        ),
     }
 
 
@@ -221,13 +223,13 @@ def pairwise_labels(wildcards):
 def scorer_params(wildcards):
     """A scorer's configuration (model, preset, mode, ...) and the reference commit its preset's
     rules follow; changing either rescores the pool."""
-    scorer = config["scorers"][wildcards.scorer]
+    scorer = all_scorers(config)[wildcards.scorer]
     return {**scorer, "rules": PRESETS[scorer["preset"]].reference}
 
 
 def scorer_model_dir(wildcards):
     """Model folder of a scorer."""
-    model = config["scorers"][wildcards.scorer]["model"]
+    model = all_scorers(config)[wildcards.scorer]["model"]
     return paths.fill(paths.BASE_MODEL, model=model)
 
 

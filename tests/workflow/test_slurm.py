@@ -27,7 +27,7 @@ EXPECTED_LOCAL = {"download_pool", "prepare_corpus", "lmeval_tasks", "bpc_metric
                   "pairwise_data", "pairwise_metrics", "pairwise_plot", "alpaca_eval_data",
                   "selection_table", "selection_plots"}
 GPU_RULES = {"train", "lmeval", "bpc", "mtbench_answers", "pairwise_answers", "alpaca_eval_answers",
-             "iterit_initial_scores", "train_iterit", "ifd_score_shard"}
+             "train_iterit", "ifd_score_shard"}
 
 # Loads the workflow through Snakemake's API (in a child process: the API changes directory and
 # sets up logging) and prints, per rule, its declared resources and whether it runs locally.

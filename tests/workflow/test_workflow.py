@@ -28,15 +28,16 @@ def test_dry_run_of_each_named_target_on_the_demo_config(tmp_path, target):
     assert jobs, proc.stdout
     if target in ("all", "select_all"):
         assert jobs["select"] == 5  # random, longest, zip, superfiltering, cherry
-        assert jobs["ifd_gather"] == 2
-        assert jobs["ifd_score_shard"] == 4  # 2 scorers x scoring.shards (2)
+        # 2 scorers (3 with IterIT's epoch-0 scorer iterit-smollm2-135m) x scoring.shards (2)
+        scorers = 3 if target == "all" else 2
+        assert jobs["ifd_gather"] == scorers and jobs["ifd_score_shard"] == 2 * scorers
         assert jobs["convert_pool"] == 1
     if target in ("all", "select_all", "selection_report"):
         assert jobs["selection_table"] == jobs["selection_plots"] == 1  # one pool
         assert "ifd_gather" in jobs  # the rank agreement reads the IFD scores
     if target == "eval_all":
         assert jobs["lmeval"] == 8 and jobs["bpc"] == 16 and jobs["train"] == 5
-        assert jobs["train_iterit"] == 2 and jobs["iterit_initial_scores"] == 1
+        assert jobs["train_iterit"] == 2 and jobs["ifd_gather"] == 3  # + iterit-smollm2-135m
     if target in ("eval_all", "mtbench_all"):
         assert jobs["mtbench_answers"] == jobs["mtbench_judge"] == 8
         assert jobs["mtbench_data"] == 1

@@ -91,12 +91,6 @@ def lmeval_heldout_pools(config: Mapping) -> list[str]:
     return [name for name, pool in config["pools"].items() if pool["source"]["kind"] == "demo"]
 
 
-def iterit_score_batch_size(config: Mapping) -> int:
-    """Batch size of IterIT's epoch-0 scoring: the largest of the IterIT methods' (8 if none)."""
-    sizes = [m["score_batch_size"] for m in config["methods"].values() if m["kind"] == "iterit"]
-    return max(sizes, default=8)
-
-
 def gpus_per_job(config: Mapping) -> int:
     """GPUs a training or scoring job asks the scheduler for (train.device decides)."""
     return int(config["train"]["device"] == "gpu")

@@ -19,14 +19,13 @@ import yaml
 from workflow_lib.config.batch import resolve_batch
 from workflow_lib.config.grid import method_kind, pairwise_pairs, pools_of_kind, runs
 from workflow_lib.config.rehearsal import apply_rehearsal
+from workflow_lib.config.scorers import ITERIT_PREFIX
 from workflow_lib.core import paths
 from workflow_lib.core.errors import ConfigError
 from workflow_lib.evaluate.inference import inference_problems
 from workflow_lib.evaluate.registry import EVALUATORS
 from workflow_lib.select.registry import KINDS
 
-# IterIT's epoch-0 scores are named iterit-{model} beside the scorers' (core.paths.ITERIT_SCORES).
-ITERIT_SCORES_PREFIX = "iterit-"
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
 
@@ -177,10 +176,10 @@ def _reference_problems(config: dict) -> list[str]:
             problems.append(f"experiments.{i}.base_models: needed by {', '.join(during)} "
                             "(selection during training): name a model of `models`")
     for name, scorer in config["scorers"].items():
-        if name.startswith(ITERIT_SCORES_PREFIX):
-            problems.append(f"scorers.{name}: names starting with {ITERIT_SCORES_PREFIX!r} are "
-                            "reserved (IterIT's epoch-0 scores share the folder: "
-                            f"{paths.ITERIT_SCORES}); rename the scorer")
+        if name.startswith(ITERIT_PREFIX):
+            problems.append(f"scorers.{name}: names starting with {ITERIT_PREFIX!r} are "
+                            "reserved for IterIT's epoch-0 scorers (iterit-{model}); rename "
+                            "the scorer")
         if scorer["model"] not in config["models"]:
             problems.append(f"scorers.{name}.model: {scorer['model']!r} is not defined in models "
                             f"(defined: {_defined(config['models'])}); IFD scoring needs a model")

@@ -60,8 +60,6 @@ BASE_MODEL = _resources("models/{model}")
 SCORE_SHARD = _results("scores/{pool}/{scorer}/{scatteritem}.jsonl")
 SCORES = _results("scores/{pool}/{scorer}.parquet")
 SCORES_MANIFEST = _results("scores/{pool}/{scorer}.manifest.json")
-ITERIT_SCORES = _results("scores/{pool}/iterit-{model}.parquet")
-ITERIT_SCORES_MANIFEST = _results("scores/{pool}/iterit-{model}.manifest.json")
 
 # Selections, fine-tuned models and their checkpoints.
 SELECTION = _results("selections/{pool}/{method}/{budget}")

@@ -25,6 +25,11 @@ first scored position is `len(encode(whole[:whole.rfind(response)]))`: the *untr
 assuming no BPE merge across the prompt/response boundary (quirk 2), so a prompt longer than
 `max_length` leaves nothing to score.
 
+iterit (`JiaQiSJTU/IterIT` @ 433ac6f, `scoring.iterit_ifd`): the chat template with IterIT's
+  system prompt, IFD = `exp(loss_cond) / exp(loss_direct)`, 0 when the direct loss is 0; a
+  record whose output is not found in the rendered chat, or whose span is empty after
+  truncation, has the reason `chat_span`.
+
 Where the references turn a failure into 0 or NaN (an exception becomes IFD 0 and is kept as the
 lowest score; an empty span becomes NaN and is dropped silently), a row here has no scores and a
 `reason` (REASONS). Multi-turn records (anything but one human and one gpt turn): the *last* gpt
@@ -50,6 +55,7 @@ from workflow_lib.data.formats import prompt_fields
 from workflow_lib.data.records import read_pool
 from workflow_lib.models.identity import model_fingerprint, model_identity
 from workflow_lib.models.loading import load_causal_lm
+from workflow_lib.scoring.iterit_ifd import ifd_from_losses, span_pairs
 from workflow_lib.scoring.presets import Preset, preset
 from workflow_lib.scoring.shards import fingerprint, score_shard, shard_range
 from workflow_lib.scoring.token_losses import DEFAULT_MAX_PADDING, SpanItem, span_mean_losses
@@ -62,6 +68,7 @@ REASONS = {
     "direct_empty": "the direct pass scores no token (e.g. a one-token response without BOS)",
     "length_check": "cherry: prompt tokens + scored direct tokens > max_length (data_by_IFD.py)",
     "nonfinite": "a loss, perplexity or ratio is not finite, or the direct loss is 0",
+    "chat_span": "iterit: the output is not found in the rendered chat, or its span is empty",
 }
 
 ROLE_LABELS = {"system": "System", "human": "User", "gpt": "Assistant"}
@@ -124,6 +131,14 @@ def prepare(record: dict, tokenizer, p: Preset) -> Prepared:
     return Prepared(direct, cond, None)
 
 
+def prepare_all(records: Sequence[dict], tokenizer, p: Preset) -> list[Prepared]:
+    """`prepare` of each record; a chat preset's spans from `iterit_ifd.span_pairs`."""
+    if not p.chat:
+        return [prepare(r, tokenizer, p) for r in records]
+    return [Prepared(None, None, "chat_span") if pair is None else Prepared(pair[1], pair[0], None)
+            for pair in span_pairs(tokenizer, records, p.max_length)]
+
+
 def _prepare_cherry(
     tokenizer, p: Preset, prompt: str, response: str, n_prompt: int, direct_max: int
 ) -> Prepared:
@@ -154,7 +169,10 @@ def _row(record_id: str, prep: Prepared, losses: tuple[float, float] | None, p: 
     loss_d, loss_c = losses
     try:
         ppl_d, ppl_c = math.exp(loss_d), math.exp(loss_c)
-        ifd = ppl_c / ppl_d if p.ratio == "ppl" else loss_c / loss_d
+        if p.ratio == "ppl_zero_prior":
+            ifd = ifd_from_losses(loss_c, loss_d)
+        else:
+            ifd = ppl_c / ppl_d if p.ratio == "ppl" else loss_c / loss_d
     except (OverflowError, ZeroDivisionError):
         ifd = math.nan
     if not all(math.isfinite(x) for x in (loss_d, loss_c, ifd)):
@@ -184,7 +202,7 @@ def score_records(
     the tokens of both passes, `n_response` the scored response tokens of the conditioned pass."""
     if mode not in ("exact", "fast"):
         raise ValueError(f"mode must be 'exact' or 'fast', got {mode!r}")
-    prepared = [prepare(r, tokenizer, p) for r in records]
+    prepared = prepare_all(records, tokenizer, p)
     items = [item for prep in prepared if prep.reason is None for item in (prep.direct, prep.cond)]
     # Padding is never attended to by real tokens (right padding, causal), so any id works.
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0

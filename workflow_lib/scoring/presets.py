@@ -1,7 +1,8 @@
 """IFD presets: each reference's scoring and selection rules as data (`scoring.ifd` describes
-them). Free of torch, so the workflow reads a preset's `reference` when it builds the DAG: a
-scorer's parameters carry it, and a change of the rules rescores the pools
-(docs/methods.md §2.4)."""
+them; `iterit` is IterIT's chat-template IFD, `scoring.iterit_ifd`, which no selection method
+names: it scores the pools of IterIT's runs at epoch 0). Free of torch, so the workflow reads
+a preset's `reference` when it builds the DAG: a scorer's parameters carry it, and a change of
+the rules rescores the pools (docs/methods.md §2.4)."""
 
 from __future__ import annotations
 
@@ -22,11 +23,12 @@ class Preset:
     direct_prefix: str  # text before the response in the direct pass (not scored)
     max_length: int
     direct_max_offset: int  # direct ids are truncated to max_length - L_p + offset
-    ratio: Literal["ppl", "loss"]
+    ratio: Literal["ppl", "loss", "ppl_zero_prior"]  # ppl_zero_prior: IFD 0 if direct loss is 0
     cherry_length_checks: bool  # data_by_IFD.py's skips (prompt length, empty span, length check)
     keep_equal: bool  # IFD == threshold kept (cherry: `> 1` is dropped) or not (`< 1` kept)
     budget_of: Literal["pool", "kept"]  # a fraction budget is of the pool or of the kept list
     order: Literal["ifd_desc", "dataset"]  # order of the selected records
+    chat: bool = False  # spans from the tokenizer's chat template (IterIT), not the prompt fields
 
 
 # One entry per reference; the fields are grouped as in `Preset`: identity, prompts, lengths and
@@ -42,6 +44,12 @@ PRESETS = {
         prompt_no_input=ALPACA_NO_INPUT, prompt_input=ALPACA_INPUT,
         direct_prefix="### Response:", max_length=512, direct_max_offset=4, ratio="loss",
         cherry_length_checks=True, keep_equal=True, budget_of="kept", order="dataset"),
+    # Selection fields unused (IterIT selects in training); max_length is the run's sequence_len.
+    "iterit": Preset(
+        name="iterit", reference="JiaQiSJTU/IterIT@433ac6f",
+        prompt_no_input="", prompt_input="", direct_prefix="", max_length=1024,
+        direct_max_offset=0, ratio="ppl_zero_prior", cherry_length_checks=False,
+        keep_equal=False, budget_of="pool", order="ifd_desc", chat=True),
 }
 
 

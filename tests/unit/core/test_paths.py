@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from workflow_lib.config.grid import Run, Selection
+from workflow_lib.config.scorers import iterit_scorer_name
 from workflow_lib.core import paths
 from workflow_lib.evaluate.registry import EVALUATORS
 
@@ -46,7 +47,8 @@ def test_each_tree_has_one_root_constant():
 def test_patterns_are_the_paths_the_outputs_have_always_had():
     assert paths.POOL == "results/pools/{pool}.jsonl"
     assert paths.SCORES == "results/scores/{pool}/{scorer}.parquet"
-    assert paths.ITERIT_SCORES == "results/scores/{pool}/iterit-{model}.parquet"
+    assert paths.fill(paths.SCORES, pool="demo", scorer=iterit_scorer_name("m")) \
+        == "results/scores/demo/iterit-m.parquet"
     assert paths.log("bpc/{run}/{corpus}") == "logs/bpc/{run}/{corpus}.log"
     assert paths.benchmark("train/{run}") == "benchmarks/train/{run}.tsv"
     assert paths.fill(paths.MAIN_TABLE, ext="md") == "results/tables/main.md"

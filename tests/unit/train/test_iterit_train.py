@@ -13,22 +13,23 @@ import yaml
 
 from tests.support import ROOT, TOOLS_PYTHON, train_block
 from workflow_lib.config.grid import Selection, runs, selections
+from workflow_lib.config.scorers import all_scorers
 from workflow_lib.config.validate import validate_config
-from workflow_lib.core.errors import ConfigError, UserError
-from workflow_lib.core.jsonio import write_jsonl
+from workflow_lib.core.errors import ConfigError
+from workflow_lib.core.jsonio import read_jsonl, write_jsonl
 from workflow_lib.models.identity import model_fingerprint, model_identity
 from workflow_lib.models.tiny import build_tiny_model
-from workflow_lib.select.budget import Budget, BudgetError
-from workflow_lib.select.iterit.schedule import IterITSchedule, IterITSettings
-from workflow_lib.select.iterit.scoring import (
+from workflow_lib.scoring.ifd import score_pool_shard
+from workflow_lib.scoring.iterit_ifd import (
     ifd_from_losses,
-    read_scores,
+    ifd_scores,
     round_scores,
-    score_pool,
     scoring_texts,
     span_items,
-    write_scores,
 )
+from workflow_lib.scoring.shards import gather_scores
+from workflow_lib.select.budget import Budget, BudgetError
+from workflow_lib.select.iterit.schedule import IterITSchedule, IterITSettings
 from workflow_lib.train.iterit import iterit_overrides, subset_size, total_steps, train_iterit
 
 WORDS = ["alpha", "beta", "gamma", "delta", "apple", "river", "stone", "cloud", "seven", "green",
@@ -126,38 +127,58 @@ def test_spans_cover_the_response_and_end_of_turn(tiny):
     assert ifd_from_losses(1.0, 0.0) == 0.0 and math.isnan(ifd_from_losses(math.nan, 1.0))
 
 
-def test_initial_scores_round_trip_and_must_match_the_pool(tmp_path):
+def test_rounding_to_the_score_precision():
     import numpy as np
 
-    path = tmp_path / "s.parquet"
-    write_scores(path, ["a", "b", "c"], np.array([0.5, np.nan, 1.25]))
-    got = read_scores(path, ["a", "b", "c"])
-    assert got[0] == 0.5 and np.isnan(got[1]) and got[2] == 1.25
-    with pytest.raises(UserError, match="not the pool's records in order"):
-        read_scores(path, ["b", "a", "c"])
     assert round_scores(np.array([0.123456]), "bf16")[0] == 253 / 2048    # nearest bf16
     assert round_scores(np.array([0.123456]), "fp32")[0] == np.float32(0.123456)
 
 
-def test_epoch_0_scores_have_a_manifest_naming_the_model(tiny, tmp_path):
+def iterit_scorer(config_path=ROOT / "config.yaml", max_length: int = 128) -> dict:
+    """The demo's implicit IterIT scorer, at `max_length`."""
+    config = validate_config(yaml.safe_load(config_path.read_text()))
+    scorers = all_scorers(config)
+    assert "smollm2-135m" in {s["model"] for s in scorers.values() if s["preset"] == "iterit"}
+    return {**scorers["iterit-smollm2-135m"], "max_length": max_length, "rules": "t"}
+
+
+def test_the_iterit_preset_scores_shards_as_training_does(tiny, tmp_path):
+    """Epoch-0 scores in two resumable shards (the scoring layer's format) equal the scores the
+    plugin computes in training, and a schedule reading them starts from them."""
+    import numpy as np
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     pool, model_dir, records = tiny
-    out, manifest = tmp_path / "s.parquet", tmp_path / "s.manifest.json"
-    counts = score_pool(pool, model_dir, out, manifest, max_length=128, batch_size=8)
-    written = json.loads(manifest.read_text())
-    assert written["model"] == model_identity(model_dir)
-    assert {key: written[key] for key in counts} == counts and counts["n_records"] == 40
-    assert set(written["inputs"]) == {"pool", "scores"} and written["precision"] == "fp32"
-    assert len(read_scores(out, [r["id"] for r in records])) == 40
+    scorer = iterit_scorer()
+    shards = [str(tmp_path / f"{k}-of-2.jsonl") for k in (1, 2)]
+    for k, shard in enumerate(shards, 1):
+        score_pool_shard(pool, shard, f"{k}-of-2", model_dir, scorer)
+    gather_scores(shards, [r["id"] for r in records], tmp_path / "s.parquet")
+    rows = [row for shard in shards for _, row in read_jsonl(shard)]
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    expected = ifd_scores(model, tokenizer, records, max_length=128, batch_size=8,
+                          precision="fp32")
+    got = np.array([np.nan if r["ifd"] is None else r["ifd"] for r in rows], dtype=np.float32)
+    assert np.allclose(got, expected, rtol=1e-5, equal_nan=True)
+    assert all((r["reason"] is None) == (r["ifd"] is not None) for r in rows)
+    s = schedule(tiny, tmp_path / "epochs", "iterative", initial_scores=str(tmp_path / "s.parquet"))
+    first = s.begin_epoch(0, None)       # read, not scored: no model needed
+    assert first["scoring_s"] < 1 and first["count"] == 40
+    by_id = {r["id"]: r["ifd"] for r in rows}
+    assert sorted(first["score"], key=lambda x: -1 if x is None else x) == sorted(
+        (None if x is None else float(round_scores(np.array([x]), "bf16")[0])
+         for x in by_id.values()), key=lambda x: -1 if x is None else x)
 
 
-def schedule(tiny, out_dir, strategy):
+def schedule(tiny, out_dir, strategy, initial_scores=None):
     from transformers import AutoTokenizer
 
     _, model_dir, records = tiny
     settings = IterITSettings(m=8, strategy=strategy, update_ratio=3, score_type="BOTH",
                               diversity_weight_decay=0.1, score_batch_size=8,
                               score_precision="bf16", max_length=128, seed=42,
-                              out_dir=str(out_dir))
+                              out_dir=str(out_dir), initial_scores=initial_scores)
     return IterITSchedule(settings, records, AutoTokenizer.from_pretrained(model_dir))
 
 

@@ -43,12 +43,8 @@ import numpy as np
 import torch
 
 from workflow_lib.core.jsonio import write_json
-from workflow_lib.select.iterit.scoring import (
-    ifd_scores,
-    read_scores,
-    response_targets,
-    round_scores,
-)
+from workflow_lib.scoring.iterit_ifd import chat_and_output, ifd_scores, round_scores
+from workflow_lib.scoring.shards import read_scores
 from workflow_lib.select.iterit.select import update_order
 
 STRATEGIES = ("iterative", "baseline")
@@ -68,7 +64,12 @@ class IterITSettings:
     max_length: int
     seed: int
     out_dir: str
-    initial_scores: str | None = None   # epoch-0 scores with the base model (`write_scores`)
+    initial_scores: str | None = None   # epoch-0 scores: the pool's `iterit` scorer's parquet
+
+
+def response_targets(records: Sequence[dict], eos_token: str) -> list[str]:
+    """The texts TF-IDF sees: output + the tokenizer's eos string (as the reference's targets)."""
+    return [chat_and_output(r)[1] + eos_token for r in records]
 
 
 def steps_per_epoch(m: int, micro_batch_size: int, grad_acc: int, world_size: int = 1) -> int:
@@ -191,8 +192,9 @@ class IterITSchedule:
         shards over the processes, and the number of records each process scored."""
         s = self.settings
         if epoch == 0 and s.initial_scores:
-            ids = [r["id"] for r in self.records]
-            scores = round_scores(read_scores(s.initial_scores, ids), s.score_precision)
+            rows = read_scores(s.initial_scores, self.records)
+            scores = round_scores(np.array([math.nan if row["ifd"] is None else row["ifd"]
+                                            for row in rows]), s.score_precision)
             return scores, [0] * self.world
         device = next(model.parameters()).device
         # A PEFT model's base model keeps its (active) LoRA layers and is the plain causal LM

@@ -1,4 +1,6 @@
-"""IterIT's complexity score: IFD with the current training model (docs/methods.md §3.1–3.2).
+"""IterIT's complexity score: IFD with the current training model (docs/methods.md §3.1–3.2),
+the scoring preset `iterit` (epoch-0 scores of a pool in shards, `scoring.ifd.score_records`)
+and the re-scoring during training (`ifd_scores`).
 
 Each record becomes a chat `[system "You are a helpful assistant.", user instruction (+
 "\\nInput: " + input)]`; `whole` is that chat plus the assistant's output, `direct` the output
@@ -22,20 +24,14 @@ Decisions about the quirks (docs/methods.md §3.5):
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import torch
 
-from workflow_lib.core.errors import UserError
-from workflow_lib.core.jsonio import DataError, atomic_output, read_jsonl
-from workflow_lib.core.manifest import write_manifest
-from workflow_lib.core.threads import set_threads
+from workflow_lib.core.jsonio import DataError
 from workflow_lib.data.formats import prompt_fields
-from workflow_lib.models.identity import model_identity
 from workflow_lib.scoring.token_losses import SpanItem, span_mean_losses
 
 SYSTEM_PROMPT = "You are a helpful assistant."
@@ -125,63 +121,32 @@ def ifd_from_losses(cond: float, prior: float) -> float:
     return 0.0 if prior == 0.0 else math.exp(cond) / math.exp(prior)
 
 
+def span_pairs(tokenizer, records: Sequence[dict], max_length: int
+               ) -> list[tuple[SpanItem, SpanItem] | None]:
+    """`span_items` of each record (None: not scorable)."""
+    return [span_items(tokenizer, scoring_texts(tokenizer, r), max_length) for r in records]
+
+
 def ifd_scores(model, tokenizer, records: Sequence[dict], *, max_length: int, batch_size: int,
                precision: str = "bf16", device: str | torch.device = "cpu",
                desc: str | None = None) -> np.ndarray:
     """IFD of each record with `model` (float32 array; NaN where unscorable), both passes of all
     records in one length-bucketed batched run."""
-    pairs = [span_items(tokenizer, scoring_texts(tokenizer, r), max_length) for r in records]
+    pairs = span_pairs(tokenizer, records, max_length)
     items = [item for pair in pairs if pair is not None for item in pair]
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    losses = iter(span_mean_losses(model, items, batch_size=batch_size, pad_token_id=pad,
-                                   device=device, desc=desc))
+    losses = iter(span_mean_losses(model, items, batch_size=batch_size,
+                                   pad_token_id=pad_token_id(tokenizer), device=device,
+                                   desc=desc))
     scores = [math.nan if pair is None else ifd_from_losses(next(losses), next(losses))
               for pair in pairs]
     return round_scores(np.array(scores), precision)
 
 
+def pad_token_id(tokenizer) -> int:
+    """The tokenizer's pad id, its eos id when it has none."""
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+
 def round_scores(scores: np.ndarray, precision: str) -> np.ndarray:
     """Scores as float32 after storage in `precision` (bf16: the reference's model dtype)."""
     return torch.tensor(scores, dtype=torch.float32).to(PRECISIONS[precision]).float().numpy()
-
-
-def write_scores(path: str | os.PathLike, ids: Sequence[str], scores: np.ndarray) -> None:
-    """Parquet with columns id and ifd (float32, NaN: unscorable), atomically."""
-    with atomic_output(path, "wb") as fh:
-        pd.DataFrame({"id": list(ids), "ifd": np.asarray(scores, dtype=np.float32)}).to_parquet(
-            fh, index=False)
-
-
-def read_scores(path: str | os.PathLike, ids: Sequence[str]) -> np.ndarray:
-    """The ifd column of a `write_scores` file, checked to list exactly `ids` in order."""
-    table = pd.read_parquet(path)
-    if table["id"].tolist() != list(ids):
-        raise UserError(f"{path}: its ids are not the pool's records in order; "
-                        "delete it to recompute the scores")
-    return table["ifd"].to_numpy(dtype=np.float32)
-
-
-def response_targets(records: Sequence[dict], eos_token: str) -> list[str]:
-    """The texts TF-IDF sees: output + the tokenizer's eos string (as the reference's targets)."""
-    return [chat_and_output(r)[1] + eos_token for r in records]
-
-
-def score_pool(pool: str | os.PathLike, model_dir: str | os.PathLike, out: str | os.PathLike,
-               manifest: str | os.PathLike, *, max_length: int, batch_size: int,
-               device: str = "cpu", threads: int | None = None) -> dict:
-    """Epoch-0 IFD (float32) of every record of a canonical pool with a model folder, written
-    by `write_scores`, and its manifest (settings, the model's identity, counts); returns the
-    counts for the log."""
-    from workflow_lib.models.loading import load_causal_lm
-
-    set_threads(threads)
-    records = [record for _, record in read_jsonl(pool)]
-    model, tokenizer = load_causal_lm(model_dir, dtype="float32", device=device)
-    scores = ifd_scores(model, tokenizer, records, max_length=max_length, batch_size=batch_size,
-                        precision="fp32", device=device, desc="IterIT epoch-0 scores")
-    write_scores(out, [r["id"] for r in records], scores)
-    counts = {"n_records": len(records), "n_unscorable": int(np.isnan(scores).sum()),
-              "n_candidates": int((scores < 1).sum())}
-    write_manifest(manifest, inputs={"pool": pool, "scores": out}, model=model_identity(model_dir),
-                   max_length=max_length, batch_size=batch_size, precision="fp32", **counts)
-    return counts
