@@ -28,7 +28,8 @@ NO_SHARED = "needs ../shared/data beside the repository (the real public samples
 STAND_IN_RULES = {"generate_demo_pool", "convert_pool"}
 REPLACED_RULES = {"download_pool"}
 # Every rehearsal together takes about an hour here, longer than the suite's budget: `make test`
-# rehearses the two DeepSpeed recipes (ZeRO-3 through the train rule, ZeRO-2 through IterIT's);
+# rehearses ZIP's (ZeRO-3 through the train rule) and IterIT's (one process through IterIT's
+# rule, as the authors' script; ZeRO-2 under IterIT runs in tests/unit/train/test_iterit_train.py);
 # the others, FSDP's superfiltering-alpaca among them (~9 min; FSDP itself runs in
 # tests/unit/train/test_strategy_runs.py), run with SIEVE_REHEARSE_ALL=1 (`make rehearse`).
 IN_MAKE_TEST = {"zip-deita.yaml", "iterit-llama3.yaml"}

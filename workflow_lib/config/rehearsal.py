@@ -279,12 +279,14 @@ def _train(config: dict, settings: dict, changes: list[str]) -> None:
                            f"micro_batch_size x {new_world} processes = {per_step}: {fitted}")
             train["global_batch_size"] = fitted
         train["gradient_accumulation_steps"] = None  # derived again for the new world size
-    if settings["model"] == "tiny" and train["sequence_len"] < TINY_POSITIONS:
+    length = min(TINY_POSITIONS, TINY_STRETCH * train["sequence_len"])
+    if settings["model"] == "tiny" and length != train["sequence_len"]:
         # The tiny tokenizer (512 tokens) cuts text ~2-3x finer than a real one: at the recipe's
-        # length Axolotl would drop the long records (a `longest` selection entirely).
-        length = min(TINY_POSITIONS, TINY_STRETCH * train["sequence_len"])
-        changes.append(f"train.sequence_len: {train['sequence_len']} -> {length} (the tiny "
-                       "model's tokenizer splits text finer than the base model's)")
+        # length Axolotl would drop the long records (a `longest` selection entirely); a
+        # recipe's length beyond the tiny model's positions (IterIT's 8192) is cut to them.
+        why = ("the tiny model's tokenizer splits text finer than the base model's"
+               if length > train["sequence_len"] else "the tiny model's positions")
+        changes.append(f"train.sequence_len: {train['sequence_len']} -> {length} ({why})")
         train["sequence_len"] = length
     _steps(config, settings, new_world, changes)
 
