@@ -54,9 +54,9 @@ class SelectionKind:
         return getattr(import_module(module), name)
 
     def schema(self) -> dict:
-        """JSON schema of a method of this kind: `kind`, the scorer if it reads one, its
-        parameters; no other key."""
-        properties: dict = {"kind": True}
+        """JSON schema of a method of this kind: `kind`, its `description` (documentation,
+        `$defs/description`), the scorer if it reads one, its parameters; no other key."""
+        properties: dict = {"kind": True, "description": True}
         required = list(self.required)
         if self.scorer_preset is not None:
             properties["scorer"] = {
