@@ -184,6 +184,8 @@ register(SelectionKind(
                           "or a fraction of the pool (the paper: 20% of Alpaca, then 2% by "
                           "facility location).",
                           default=0.2,
+                          title="a count of records (an integer ≥ 1) or a fraction of the pool "
+                                "(0 < x < 1)",
                           oneOf=[{"type": "integer", "minimum": 1},
                                  {"type": "number", "exclusiveMinimum": 0,
                                   "exclusiveMaximum": 1}]),
