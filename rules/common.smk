@@ -6,6 +6,7 @@ import os
 
 from workflow_lib.core import paths
 from workflow_lib.config.grid import method_kind, pools_of_kind
+from workflow_lib.config.params import without_docs
 from workflow_lib.config.scorers import all_scorers, iterit_scorer_name
 from workflow_lib.config.targets import (
     alternatives,
@@ -36,6 +37,16 @@ wildcard_constraints:
     reference=alternatives(RUNS),
     scorer=alternatives(all_scorers(config)),
     scatteritem=r"\d+-of-\d+",
+
+
+def entry_params(section, wildcard):
+    """A params function: the entry of config[section] that the job's `wildcard` names, without
+    its documentation fields (a `description:` edit reruns nothing)."""
+
+    def params(wildcards):
+        return without_docs(config[section][wildcards[wildcard]])
+
+    return params
 
 
 def pool_format(wildcards):
@@ -142,8 +153,9 @@ def iterit_train_inputs(wildcards):
 
 
 def iterit_method(wildcards):
-    """The configuration of an IterIT run's method; changing it reruns the run."""
-    return config["methods"][ITERIT_RUNS[wildcards.run].selection.method]
+    """The configuration of an IterIT run's method; changing it (its description aside) reruns
+    the run."""
+    return without_docs(config["methods"][ITERIT_RUNS[wildcards.run].selection.method])
 
 
 def iterit_budget(wildcards):

@@ -81,7 +81,7 @@ rule prepare_corpus:
     log:
         paths.log("prepare_corpus/{corpus}"),
     params:
-        corpus=lookup(dpath="corpora/{corpus}", within=config),
+        corpus=entry_params("corpora", "corpus"),
         offline=lookup(dpath="offline", within=config),
     conda:
         "../envs/core.yaml"

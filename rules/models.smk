@@ -11,7 +11,7 @@ rule prepare_model:
     benchmark:
         paths.benchmark("prepare_model/{model}")
     params:
-        model=lookup(dpath="models/{model}", within=config),
+        model=entry_params("models", "model"),
         offline=lookup(dpath="offline", within=config),
     threads: 2
     resources:

@@ -14,7 +14,7 @@ rule select:
     benchmark:
         paths.benchmark("select/{pool}/{method}/{budget}")
     params:
-        method=lookup(dpath="methods/{method}", within=config),
+        method=entry_params("methods", "method"),
         scorer=method_scorer,
         device=selection_device,
     wildcard_constraints:

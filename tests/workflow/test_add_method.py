@@ -58,7 +58,8 @@ def test_the_schema_takes_the_new_kinds_parameters(clone, tmp_path):
     write_config(tmp_path, toy_config(stp=3))
     proc = snakemake_in(clone, tmp_path, "-n")
     assert proc.returncode != 0
-    assert "methods.nth: unknown key 'stp' (allowed: kind, step)" in proc.stdout + proc.stderr
+    assert ("methods.nth: unknown key 'stp' (allowed: description, kind, step)"
+            in proc.stdout + proc.stderr)
 
 
 @pytest.mark.slow

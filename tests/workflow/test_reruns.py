@@ -1,6 +1,7 @@
 """Partial reruns and resumption: a named target builds only its upstream jobs, a run killed in
 the middle of training completes with --rerun-incomplete and ends identical to an uninterrupted
-run, and a changed parameter reruns exactly its downstream jobs."""
+run, a changed parameter reruns exactly its downstream jobs, and an edited description reruns
+nothing."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ import yaml
 
 from tests.support import ROOT, SNAKEMAKE, planned_jobs, snakemake, write_config
 from tests.support.run_outputs import copy_run, deterministic_outputs
+from workflow_lib.config.params import DOC_FIELDS
+from workflow_lib.config.validate import load_schema
+from workflow_lib.core import paths
 
 KILLED_RUN = "demo-random-10-tiny"
 
@@ -116,3 +120,36 @@ def test_changed_parameter_reruns_exactly_its_downstream(tiny_run, tmp_path, key
     outputs = [line.split(":", 1)[1].strip() for line in (proc.stdout + proc.stderr).splitlines()
                if line.strip().startswith("output:")]
     assert not [output for output in outputs if untouched in output]
+
+
+def documented_sections() -> list[str]:
+    """The config's sections of named entries whose schema has documentation fields."""
+    schema = load_schema()
+    sections = []
+    for name, section in schema["properties"].items():
+        entry = section.get("additionalProperties")
+        if isinstance(entry, dict) and "$ref" in entry:
+            fields = schema["$defs"][entry["$ref"].removeprefix("#/$defs/")]["properties"]
+            sections += [name] if DOC_FIELDS & set(fields) else []
+    return sections
+
+
+@pytest.mark.slow
+def test_documentation_edits_rerun_nothing(tmp_path):
+    """The demo's pools, models, corpora and file selections, built; then every documentation
+    field of every entry rewritten (added where the entry has none): nothing to be done."""
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    write_config(tmp_path, config)
+    selections = [paths.fill(paths.SELECTION_DATA, pool="demo", method=method, budget="60")
+                  for method in ("random", "longest", "zip")]
+    targets = ("pools", "models", "corpora", *selections)
+    snakemake(tmp_path, *targets)
+    sections = documented_sections()
+    assert sections == ["pools", "models", "corpora", "methods"]
+    for section in sections:
+        for entry in config[section].values():
+            for field in DOC_FIELDS:
+                entry[field] = f"{entry.get(field, 'A')} (edited)"
+    write_config(tmp_path, config)
+    proc = snakemake(tmp_path, "-n", *targets)
+    assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-3000:]

@@ -60,7 +60,7 @@ def test_misspelt_config_key_fails_before_any_job(tmp_path):
     assert proc.returncode != 0
     lines = (proc.stdout + proc.stderr).splitlines()
     assert "ERROR: invalid configuration:" in lines  # the message alone, no traceback lines
-    assert "  methods.random: unknown key 'sed' (allowed: kind, seed)" in lines
+    assert "  methods.random: unknown key 'sed' (allowed: description, kind, seed)" in lines
     assert not any(line.lstrip().startswith(("File ", "Traceback")) for line in lines), lines
 
 
@@ -230,6 +230,52 @@ def test_selection_problems_reach_the_console(tmp_path):
     manifest = json.loads((tmp_path / "results/pools/p.manifest.json").read_text())
     assert manifest["empty_instruction"] == manifest["assistant_first"] == 1
     assert "round 5/5: 25/25 selected" in (tmp_path / "logs/select/p/zip/21.log").read_text()
+
+
+SELECTION_ONLY = {"pools": {"p": {"source": {"kind": "demo", "n": 150}}},
+                  "methods": {"random": {"kind": "random"},
+                              "zip": {"kind": "zip", "k1": 150, "k2": 40, "k3": 20}}}
+
+
+def test_each_bad_budget_is_one_line_and_a_whole_float_is_a_count(tmp_path):
+    write_config(tmp_path, {**SELECTION_ONLY, "experiments": [
+        {"pools": ["p"], "methods": ["random"], "budgets": [0, -5, 1.5, 1.0, 100.0]}]})
+    proc = snakemake(tmp_path, "-n", check=False)
+    lines = (proc.stdout + proc.stderr).splitlines()
+    start = lines.index("ERROR: invalid configuration:")
+    form = 'a count of records (an integer ≥ 1), a fraction of the pool (0 < x < 1) or "all"'
+    assert lines[start + 1:] == [
+        f"  experiments.0.budgets.0: 0 is not a budget: {form}",
+        f"  experiments.0.budgets.1: -5 is not a budget: {form}",
+        f"  experiments.0.budgets.2: 1.5 is not a budget: {form}",
+        '  experiments.0.budgets.3: 1.0 is ambiguous: write 1 for one record or "all" for the '
+        "whole pool (a fraction is below 1)"]
+    write_config(tmp_path, {**SELECTION_ONLY, "experiments": [
+        {"pools": ["p"], "methods": ["random"], "budgets": [100.0]}]})
+    plan = snakemake(tmp_path, "-n", "select_all").stdout
+    assert "results/selections/p/random/100/data.jsonl" in plan and "100.0" not in plan
+
+
+@pytest.mark.slow
+def test_selection_sizes_reach_the_console_the_manifest_and_the_table(tmp_path):
+    """ZIP rounds 15 records (0.1 of 150) up to a round of k3 = 20: said at the end of the run,
+    in its manifest and in the selections table, beside random's 15 of 15."""
+    write_config(tmp_path, {**SELECTION_ONLY, "experiments": [
+        {"pools": ["p"], "methods": ["random", "zip"], "budgets": [0.1]}]})
+    console = snakemake(tmp_path, "select_all").stderr
+    warnings = console[console.index("Warnings from 1 job(s)"):].splitlines()
+    assert warnings[1] == (
+        "  logs/select/p/zip/0.1.log: selected 20 records, budget 0.1 asks for 15: ZIP's "
+        "reference mode selects whole rounds of k3=20 (quirk Q2; mode clean selects the budget "
+        "exactly)")
+    for method, selected in (("random", 15), ("zip", 20)):
+        manifest = json.loads((tmp_path / f"results/selections/p/{method}/0.1/manifest.json")
+                              .read_text())
+        assert (manifest["requested"], manifest["selected"]) == (15, selected)
+    table = pd.read_csv(tmp_path / "results/tables/selections.csv")
+    assert table[["method", "requested", "selected"]].values.tolist() == [
+        ["random", 15, 15], ["zip", 15, 20]]
+    assert "|   requested |   selected |" in (tmp_path / "results/tables/selections.md").read_text()
 
 
 @pytest.mark.slow

@@ -24,13 +24,24 @@ from workflow_lib.core import paths
 from workflow_lib.core.errors import ConfigError
 from workflow_lib.evaluate.inference import inference_problems
 from workflow_lib.evaluate.registry import EVALUATORS
+from workflow_lib.select.budget import Budget, BudgetError
 from workflow_lib.select.registry import KINDS
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
 
+def _budget_value(validator, enabled, instance, schema):
+    """The `budgetValue` keyword: a value `Budget.from_config` refuses (1.0), with its reason."""
+    if enabled and isinstance(instance, float):
+        try:
+            Budget.from_config(instance)
+        except BudgetError as err:
+            yield jsonschema.ValidationError(str(err))
+
+
 def _with_defaults(validator_class: type) -> type:
-    """Extend a jsonschema validator so that `properties` fills in missing defaults."""
+    """Extend a jsonschema validator so that `properties` fills in missing defaults, and with
+    the project's `budgetValue` keyword."""
     validate_properties = validator_class.VALIDATORS["properties"]
 
     def set_defaults(validator, properties, instance, schema):
@@ -40,7 +51,8 @@ def _with_defaults(validator_class: type) -> type:
                     instance.setdefault(key, copy.deepcopy(subschema["default"]))
         yield from validate_properties(validator, properties, instance, schema)
 
-    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults,
+                                                          "budgetValue": _budget_value})
 
 
 _Validator = _with_defaults(jsonschema.Draft202012Validator)
@@ -59,6 +71,8 @@ def _allowed_keys(schema: dict, root: dict) -> list[str]:
 
 def _describe(error: jsonschema.ValidationError, root: dict) -> str:
     path = ".".join(str(p) for p in error.absolute_path) or "<top level>"
+    if error.validator in ("oneOf", "anyOf") and error.context and "title" in error.schema:
+        return f"{path}: {error.instance!r} is not {error.schema['title']}"
     if error.validator in ("additionalProperties", "unevaluatedProperties") \
             and isinstance(error.instance, dict):
         allowed = _allowed_keys(error.schema, root)
@@ -69,10 +83,13 @@ def _describe(error: jsonschema.ValidationError, root: dict) -> str:
 
 
 def _leaf_errors(errors) -> list[jsonschema.ValidationError]:
-    """Flatten allOf/if-then wrappers so messages point at the innermost failing key."""
+    """Flatten allOf/if-then wrappers so messages point at the innermost failing key; a value
+    that fits none of a titled oneOf's forms is one error (`_describe`: one line), not one per
+    form."""
     leaves = []
     for error in errors:
-        if error.context:
+        if error.context and not (error.validator in ("oneOf", "anyOf")
+                                  and "title" in error.schema):
             leaves.extend(_leaf_errors(error.context))
         else:
             leaves.append(error)
@@ -103,6 +120,8 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     """
     schema = load_schema(schema_path)
     problems = _schema_problems(config, schema)
+    if not problems:
+        _normalise_budgets(config)
     if not problems and config.get("rehearsal"):
         apply_rehearsal(config)  # then again: the stand-ins' defaults
         problems = _schema_problems(config, schema)
@@ -123,6 +142,13 @@ def _schema_problems(config: dict, schema: dict) -> list[str]:
         key=lambda e: list(map(str, e.absolute_path)),
     )
     return list(dict.fromkeys(_describe(e, schema) for e in errors))
+
+
+def _normalise_budgets(config: dict) -> None:
+    """Each experiment's (valid) budgets as `Budget.from_config` reads them: 100.0 becomes 100,
+    so that it has one path label."""
+    for exp in config["experiments"]:
+        exp["budgets"] = [Budget.from_config(value).value for value in exp["budgets"]]
 
 
 def _defined(section: dict) -> str:

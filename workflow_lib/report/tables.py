@@ -32,9 +32,10 @@ from workflow_lib.evaluate.registry import EVALUATORS
 RUN_COLUMNS = ["pool", "method", "budget", "base_model"]
 METRIC_COLUMNS = ["run", *RUN_COLUMNS, "evaluator", "benchmark", "metric", "value", "stderr",
                   "n", "higher_is_better"]
-STAT_COLUMNS = ["size", "mean response chars", "compression ratio"]  # in the paper table
-SELECTION_COLUMNS = ["size", "mean turns", "mean response chars", "mean conversation chars",
-                     "compression ratio", "source mix"]
+# In the paper table, `selected` (records) as `size`.
+STAT_COLUMNS = ["selected", "mean response chars", "compression ratio"]
+SELECTION_COLUMNS = ["requested", "selected", "mean turns", "mean response chars",
+                     "mean conversation chars", "compression ratio", "source mix"]
 DIGITS = {"mean turns": 2, "mean response chars": 1, "mean conversation chars": 1,
           "compression ratio": 3}  # decimals; others: `digits`
 _TEXT_COLUMNS = ["run", *RUN_COLUMNS, "evaluator", "benchmark", "metric"]
@@ -90,20 +91,23 @@ def source_mix(counts: dict[str, int]) -> str:
 
 
 def selection_table(manifests: Iterable[str | os.PathLike]) -> pd.DataFrame:
-    """Pool, method, budget and the statistics (`SELECTION_COLUMNS`) of each selection
-    manifest, and the manifest's path."""
+    """Pool, method, budget and the statistics (`SELECTION_COLUMNS`: the records the budget
+    requested and those selected first) of each selection manifest, and the manifest's path.
+    `requested` is missing ("-") for a manifest written before it had the field."""
     rows = []
     for path in manifests:
         manifest = json.loads(Path(path).read_text(encoding="utf-8"))
         stats = manifest["stats"]
         rows.append({"pool": manifest["pool"], "method": manifest["method"],
-                     "budget": str(manifest["budget"]), "size": stats["n_records"],
+                     "budget": str(manifest["budget"]), "requested": manifest.get("requested"),
+                     "selected": stats["n_records"],
                      "mean turns": stats["n_turns_mean"],
                      "mean response chars": stats["response_chars_mean"],
                      "mean conversation chars": stats["conversation_chars_mean"],
                      "compression ratio": stats["compression_ratio"],
                      "source mix": source_mix(stats["source_mix"]), "manifest": str(path)})
-    return pd.DataFrame(rows, columns=[*_CELL, *SELECTION_COLUMNS, "manifest"])
+    table = pd.DataFrame(rows, columns=[*_CELL, *SELECTION_COLUMNS, "manifest"])
+    return table.astype({"requested": "Int64"})
 
 
 def _key(benchmark: str, metric: str) -> str:
@@ -140,7 +144,8 @@ def main_table(metrics: pd.DataFrame, selections: pd.DataFrame,
     runs = runs.assign(group=[order[g] for g in groups]).sort_values("group", kind="stable")
     values = labelled.pivot(index="run", columns="column", values="value")
     table = (runs.drop(columns="group")
-             .merge(selections[[*_CELL, *STAT_COLUMNS]], on=_CELL, how="left")
+             .merge(selections[[*_CELL, *STAT_COLUMNS]].rename(columns={"selected": "size"}),
+                    on=_CELL, how="left")
              .merge(values[list(dict.fromkeys(columns))], left_on="run", right_index=True,
                     how="left"))
     table["size"] = table["size"].astype("Int64")

@@ -43,6 +43,18 @@ class Budget:
     value: int | float | str
 
     @classmethod
+    def from_config(cls, value: int | float | str) -> Budget:
+        """The budget a config value means: a whole number written as a float is that count
+        (100.0 is 100 records), so that it has one path label; 1.0 is a BudgetError, being
+        ambiguous (1 is one record, "all" the whole pool)."""
+        if isinstance(value, float) and value.is_integer():
+            if value == 1:
+                raise BudgetError('1.0 is ambiguous: write 1 for one record or "all" for the '
+                                  "whole pool (a fraction is below 1)")
+            return cls(int(value))
+        return cls(value)
+
+    @classmethod
     def parse(cls, label: str) -> Budget:
         """The budget of a path label ('200', '0.05' or 'all'; the inverse of `label`)."""
         if label == "all":

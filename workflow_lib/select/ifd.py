@@ -67,14 +67,15 @@ def select_ifd(rows: Sequence[dict], p: Preset, budget: Budget, rounding: Roundi
     indices in output order, and what was kept and dropped."""
     kept, info = _filter(rows, threshold, p.keep_equal)
     of = len(rows) if p.budget_of == "pool" else len(kept)
-    k = min(budget.count(len(rows), rounding, of=of), len(kept))
+    requested = budget.count(len(rows), rounding, of=of)
+    k = min(requested, len(kept))
     if p.order == "ifd_desc":
         chosen = top_ifd(rows, kept, k)
     else:
         ranked = sorted((rows[i]["ifd"], i) for i in kept)
         chosen = sorted(i for _, i in ranked[len(ranked) - k :])
-    return chosen, {**info, "budget_of": p.budget_of, "order": p.order, "k": k,
-                    **_ifd_range(rows, chosen)}
+    return chosen, {**info, "budget_of": p.budget_of, "order": p.order, "requested": requested,
+                    "k": k, **_ifd_range(rows, chosen)}
 
 
 def diversity_text(record: dict) -> str:
@@ -107,7 +108,7 @@ def select_superfiltering_d(
         picked, gains = facility_location_greedy(euclidean_similarity(vectors), k,
                                                  progress=progress)
         chosen = [top[j] for j in picked]
-    return chosen, {**info, "n_top_ifd": len(top), "k": k,
+    return chosen, {**info, "n_top_ifd": len(top), "requested": requested, "k": k,
                     "facility_location_gain": math.fsum(gains), **_ifd_range(rows, chosen)}
 
 
@@ -117,7 +118,8 @@ def ifd_selection(request: SelectionRequest) -> Selected:
     p = preset(request.scorer["preset"], request.scorer["max_length"])
     indices, info = select_ifd(request.scores, p, request.budget, request.rounding,
                                request.params["threshold"])
-    return Selected(indices, {"ifd": info})
+    note = f"{info['n_kept']} records pass the IFD filter (threshold {info['threshold']})"
+    return Selected(indices, {"ifd": info}, requested=info["requested"], note=note)
 
 
 def superfiltering_d_selection(request: SelectionRequest) -> Selected:
@@ -129,7 +131,9 @@ def superfiltering_d_selection(request: SelectionRequest) -> Selected:
     indices, info = select_superfiltering_d(request.records, request.scores, request.budget,
                                             request.rounding, params["ifd_num"], embed,
                                             params["threshold"], progress=True)
-    return Selected(indices, {"ifd": info})
+    note = (f"{info['n_top_ifd']} candidates pass the IFD filter (threshold "
+            f"{info['threshold']}) and ifd_num")
+    return Selected(indices, {"ifd": info}, requested=info["requested"], note=note)
 
 
 def _ifd_range(rows: Sequence[dict], chosen: Sequence[int]) -> dict:

@@ -41,10 +41,11 @@ def selection_stats(records: Sequence[dict]) -> dict:
 def write_selection(data_path: str | Path, manifest_path: str | Path, *, pool_path: str | Path,
                     records: Sequence[dict], indices: Sequence[int], method: str,
                     method_version: int, params: dict, pool: str, budget: int | float | str,
-                    started: float, **extra) -> None:
+                    requested: int, started: float, **extra) -> None:
     """Write a selection (the chosen records, in order) and its manifest: method, the registry
-    version of its kind and params, pool hash, selected ids, selection statistics, `extra`
-    method details, wall time since the `time.perf_counter()` value `started`."""
+    version of its kind and params, pool hash, the budget, the records it `requested` and those
+    `selected` (data.jsonl's lines), selected ids, selection statistics, `extra` method details,
+    wall time since the `time.perf_counter()` value `started`."""
     selected = [records[i] for i in indices]
     write_jsonl(data_path, selected)
     write_manifest(
@@ -55,6 +56,8 @@ def write_selection(data_path: str | Path, manifest_path: str | Path, *, pool_pa
         params=params,
         pool=pool,
         budget=budget,
+        requested=requested,
+        selected=len(selected),
         n_pool=len(records),
         selected_ids=[r["id"] for r in selected],
         stats=selection_stats(selected),

@@ -54,9 +54,9 @@ class SelectionKind:
         return getattr(import_module(module), name)
 
     def schema(self) -> dict:
-        """JSON schema of a method of this kind: `kind`, the scorer if it reads one, its
-        parameters; no other key."""
-        properties: dict = {"kind": True}
+        """JSON schema of a method of this kind: `kind`, its `description` (documentation,
+        `$defs/description`), the scorer if it reads one, its parameters; no other key."""
+        properties: dict = {"kind": True, "description": True}
         required = list(self.required)
         if self.scorer_preset is not None:
             properties["scorer"] = {
@@ -184,6 +184,8 @@ register(SelectionKind(
                           "or a fraction of the pool (the paper: 20% of Alpaca, then 2% by "
                           "facility location).",
                           default=0.2,
+                          title="a count of records (an integer ≥ 1) or a fraction of the pool "
+                                "(0 < x < 1)",
                           oneOf=[{"type": "integer", "minimum": 1},
                                  {"type": "number", "exclusiveMinimum": 0,
                                   "exclusiveMaximum": 1}]),

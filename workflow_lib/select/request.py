@@ -31,7 +31,12 @@ class SelectionRequest:
 @dataclass(frozen=True)
 class Selected:
     """What a selection function chose: pool indices in output order, and details the kind adds
-    to the selection's manifest (e.g. `{"zip": {...}}`)."""
+    to the selection's manifest (e.g. `{"zip": {...}}`). `requested` is the number of records
+    the budget asked for when it is not `SelectionRequest.count()` (Cherry: a fraction of the
+    records its filter kept); `note` says why the selection may have another size (ZIP rounding
+    up to whole rounds, a filter keeping fewer records), for the warning when it has."""
 
     indices: list[int]
     details: dict = field(default_factory=dict)
+    requested: int | None = None
+    note: str = ""

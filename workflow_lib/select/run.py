@@ -3,6 +3,7 @@ registry, write the selection files."""
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
@@ -12,7 +13,9 @@ from workflow_lib.scoring.shards import read_scores
 from workflow_lib.select.budget import Budget
 from workflow_lib.select.output import write_selection
 from workflow_lib.select.registry import selection_kind
-from workflow_lib.select.request import SelectionRequest
+from workflow_lib.select.request import Selected, SelectionRequest
+
+log = logging.getLogger(__name__)
 
 
 def run_selection(*, pool_path: str | os.PathLike, pool: str, method_name: str, method: dict,
@@ -22,7 +25,9 @@ def run_selection(*, pool_path: str | os.PathLike, pool: str, method_name: str, 
                   threads: int = 1) -> None:
     """Select from the validated pool at `pool_path` with `method` (its config, kind included)
     and write data.jsonl and the manifest (with the kind's registry version; for a kind that
-    reads IFD scores, the scorer and the scores' sha256 too)."""
+    reads IFD scores, the scorer and the scores' sha256 too). A selection of another size than
+    the budget asked for is warned about (`size_warning`), in the log and at the end of the run
+    (core.jobs); the manifest has both sizes, `requested` and `selected`."""
     started = time.perf_counter()
     kind = selection_kind(method["kind"])
     records = list(read_pool(pool_path))
@@ -34,7 +39,18 @@ def run_selection(*, pool_path: str | os.PathLike, pool: str, method_name: str, 
         pool_path=str(pool_path), device=device or "cpu", threads=threads,
         scores=read_scores(scores_path, records) if scored else None, scorer=scorer)
     selected = kind.load()(request)
+    requested = request.count() if selected.requested is None else selected.requested
+    if len(selected.indices) != requested:
+        log.warning(size_warning(selected, requested, budget))
     write_selection(data_path, manifest_path, pool_path=pool_path, records=records,
                     indices=selected.indices, method=method_name, params=method, pool=pool,
-                    budget=budget.value, started=started, method_version=kind.version,
+                    budget=budget.value, requested=requested, started=started,
+                    method_version=kind.version,
                     **scored, **selected.details)
+
+
+def size_warning(selected: Selected, requested: int, budget: Budget) -> str:
+    """One line: how many records were selected, how many the budget asked for, and why."""
+    why = f": {selected.note}" if selected.note else ""
+    return (f"selected {len(selected.indices)} records, budget {budget.label} asks for "
+            f"{requested}{why}")

@@ -341,4 +341,6 @@ def zip_selection(request: SelectionRequest) -> Selected:
     params = {**request.params,
               "workers": min(request.params.get("workers", DEFAULTS["workers"]), request.threads)}
     indices, info = select_zip(request.records, request.count(), params)
-    return Selected(indices, {"zip": info})
+    note = (f"ZIP's reference mode selects whole rounds of k3={info['k3']} (quirk Q2; mode clean "
+            "selects the budget exactly)" if info["mode"] == "reference" else "")
+    return Selected(indices, {"zip": info}, note=note)

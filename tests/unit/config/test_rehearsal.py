@@ -213,7 +213,7 @@ def test_manifests_and_the_paper_table_say_rehearsal(tmp_path, monkeypatch):
                              "base_model": "m", "evaluator": "lmeval", "benchmark": "t",
                              "metric": "acc", "value": 0.5, "stderr": 0.1, "n": 4,
                              "higher_is_better": True}])
-    selections = pd.DataFrame(columns=["pool", "method", "budget", "size",
+    selections = pd.DataFrame(columns=["pool", "method", "budget", "selected",
                                        "mean response chars", "compression ratio"])
     table = main_table(metrics, selections, rehearsal=rehearsal_label(config))
     assert table.columns[0] == REHEARSAL

@@ -7,7 +7,7 @@ import yaml
 
 from tests.support import ROOT
 from workflow_lib.config.grid import Selection, runs, selections
-from workflow_lib.config.validate import validate_config
+from workflow_lib.config.validate import load_schema, validate_config
 from workflow_lib.core.errors import ConfigError
 
 
@@ -170,3 +170,65 @@ def test_evaluation_only_config_lists_base_models_alone():
         "experiments": [{"base_models": ["m"]}]})
     assert config["pools"] == {} and config["methods"] == {}
     assert [r.name for r in runs(config)] == ["base-m"] and list(selections(config)) == []
+
+
+BUDGET = ('a budget: a count of records (an integer ≥ 1), a fraction of the pool (0 < x < 1) '
+          'or "all"')
+
+
+@pytest.mark.parametrize(("budget", "line"), [
+    (0, f"experiments.0.budgets.0: 0 is not {BUDGET}"),
+    (-5, f"experiments.0.budgets.0: -5 is not {BUDGET}"),
+    (1.5, f"experiments.0.budgets.0: 1.5 is not {BUDGET}"),
+    ("half", f"experiments.0.budgets.0: 'half' is not {BUDGET}"),
+    (1.0, 'experiments.0.budgets.0: 1.0 is ambiguous: write 1 for one record or "all" for the '
+          "whole pool (a fraction is below 1)"),
+])
+def test_each_bad_budget_is_one_line(demo_config, budget, line):
+    demo_config["experiments"][0]["budgets"] = [budget]
+    with pytest.raises(ConfigError) as err:
+        validate_config(demo_config)
+    assert str(err.value) == f"invalid configuration:\n  {line}"
+
+
+def test_a_whole_float_budget_is_that_count(demo_config):
+    demo_config["experiments"][0]["budgets"] = [100.0, 0.5, "all"]
+    validate_config(demo_config)
+    budgets = demo_config["experiments"][0]["budgets"]
+    assert budgets == [100, 0.5, "all"] and isinstance(budgets[0], int)
+    assert {cell.budget for cell in selections(demo_config)} >= {"100", "0.5"}
+
+
+@pytest.mark.parametrize(("mutate", "line"), [
+    (lambda c: c["eval"]["lmeval"].update(batch_size="big"),
+     "eval.lmeval.batch_size: 'big' is not a batch size: an integer ≥ 1 or \"auto\""),
+    (lambda c: c["methods"].update(sd={"kind": "superfiltering_d", "ifd_num": 1.5,
+                                        "scorer": "smollm2-superfiltering"}),
+     "methods.sd.ifd_num: 1.5 is not a count of records (an integer ≥ 1) or a fraction of the "
+     "pool (0 < x < 1)"),
+])
+def test_a_value_of_none_of_the_forms_is_one_line(demo_config, mutate, line):
+    mutate(demo_config)
+    with pytest.raises(ConfigError) as err:
+        validate_config(demo_config)
+    assert str(err.value) == f"invalid configuration:\n  {line}"
+
+
+def one_ofs(node: object, path: str = "") -> list[tuple[str, dict]]:
+    """Every oneOf/anyOf schema in `node`, with where it is."""
+    if isinstance(node, dict):
+        found = [(path, node)] if "oneOf" in node or "anyOf" in node else []
+        items = node.items()
+    elif isinstance(node, list):
+        found, items = [], enumerate(node)
+    else:
+        return []
+    for key, value in items:
+        found += one_ofs(value, f"{path}/{key}")
+    return found
+
+
+def test_every_one_of_has_a_title_for_its_one_line_message():
+    schemas = one_ofs(load_schema())
+    assert len(schemas) >= 3  # budget, lmeval's batch_size, superfiltering_d's ifd_num
+    assert [path for path, schema in schemas if "title" not in schema] == []

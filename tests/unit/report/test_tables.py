@@ -70,6 +70,8 @@ def files(tmp_path):
                            {"run": run, "evaluator": "bpc", "metrics": bpc}))
     manifests = [write(tmp_path / method / budget / "manifest.json",
                        {"pool": "demo", "method": method, "budget": Budget.parse(budget).value,
+                        "requested": 60 if budget == "all" else 12 if method == "longest" else 10,
+                        "selected": 60 if budget == "all" else 10,
                         "stats": {"n_records": 60 if budget == "all" else 10,
                                   "n_turns_mean": 2.0, "response_chars_mean": 123.456,
                                   "conversation_chars_mean": 150.0, "compression_ratio": ratio,
@@ -140,14 +142,24 @@ def test_main_table_rows_are_methods_with_selection_stats_and_benchmark_columns(
 
 def test_selection_table_has_the_manifest_statistics(selections, files):
     assert list(selections.columns) == [
-        "pool", "method", "budget", "size", "mean turns", "mean response chars",
+        "pool", "method", "budget", "requested", "selected", "mean turns", "mean response chars",
         "mean conversation chars", "compression ratio", "source mix", "manifest"]
-    assert selections.loc[2].tolist() == ["demo", "longest", "10", 10, 2.0, 123.456, 150.0, 2.2,
-                                          "y 70%, x 30%", str(files[1][2])]
+    assert selections.loc[2].tolist() == ["demo", "longest", "10", 12, 10, 2.0, 123.456, 150.0,
+                                          2.2, "y 70%, x 30%", str(files[1][2])]
     assert source_mix({"a": 1, "b": 1, "c": 2}) == "c 50%, a 25%, b 25%"
     cells = to_markdown(selections).splitlines()[2].split("|")
-    assert [c.strip() for c in cells[4:10]] == ["60", "2.00", "123.5", "150.0", "3.000",
+    assert [c.strip() for c in cells[4:11]] == ["60", "60", "2.00", "123.5", "150.0", "3.000",
                                                 "y 70%, x 30%"]
+
+
+def test_selection_table_shows_no_request_for_a_manifest_without_one(files):
+    manifest = json.loads(files[1][0].read_text())
+    del manifest["requested"]
+    files[1][0].write_text(json.dumps(manifest))
+    table = selection_table(files[1])
+    assert table["requested"].isna().tolist() == [True, False, False]
+    cells = [c.strip() for c in to_markdown(table).splitlines()[2].split("|")]
+    assert cells[4:6] == ["-", "60"]
 
 
 def test_markdown_and_latex_render_formatted_cells(metrics, selections, tmp_path):

@@ -35,6 +35,13 @@ def ifd_request(kind: str, budget) -> SelectionRequest:
                    scorer={"name": "s", "preset": kind, "max_length": None})
 
 
+def test_a_config_budget_written_as_a_whole_float_is_that_count():
+    assert Budget.from_config(100.0) == Budget(100) and Budget.from_config(100.0).label == "100"
+    assert Budget.from_config(0.5) == Budget(0.5) and Budget.from_config("all") == Budget("all")
+    with pytest.raises(BudgetError, match=r'1\.0 is ambiguous: write 1 for one record or "all"'):
+        Budget.from_config(1.0)
+
+
 @pytest.mark.parametrize(("label", "value"), [("all", "all"), ("120", 120), ("0.05", 0.05)])
 def test_budget_labels_round_trip(label, value):
     assert Budget.parse(label) == Budget(value)
