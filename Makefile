@@ -17,8 +17,8 @@ venv: $(VENV)/.installed $(VENV)/.package
 tools: $(TOOLS)/.installed $(TOOLS)/.package
 
 # AlpacaEval's annotation (eval.alpaca_eval): the alpaca-eval package needs openai>=1.5, the tools
-# pin openai 0.28.1 for FastChat, so it lives apart, pinned by its own lock file. Not part of the
-# demo (which does not run AlpacaEval); `make test` builds it for the tests that run the package.
+# pin openai 0.28.1 for FastChat, so it lives apart, pinned by its own lock file. The demo and
+# the tests run the package.
 alpaca: $(ALPACA)/.installed
 
 $(ALPACA)/.installed: envs/alpaca_eval.yaml envs/constraints-alpaca.txt envs/pip_requirements.py
@@ -53,7 +53,7 @@ $(VENV)/.installed: $(CORE_ENV) envs/constraints-core.txt envs/pip_requirements.
 	$(BIN)/pip install --quiet --no-deps -r $(VENV)/requirements-nodeps.txt
 	touch $@
 
-demo: venv tools
+demo: venv tools alpaca
 	$(BIN)/snakemake --cores $(CORES)
 
 test: venv tools alpaca chromium lint

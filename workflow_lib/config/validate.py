@@ -185,6 +185,10 @@ def _reference_problems(config: dict) -> list[str]:
                             f"(defined: {_defined(config['corpora'])})")
     problems += _area_problems(config)
     problems += _judge_problems(config["eval"]["mtbench"]["judge"], "eval.mtbench.judge")
+    for i, name in enumerate(config["eval"]["alpaca_eval"]["methods"] or []):
+        if name not in config["methods"]:
+            problems.append(f"eval.alpaca_eval.methods.{i}: {name!r} is not defined in methods "
+                            f"(defined: {_defined(config['methods'])})")
     problems += inference_problems(config)
     for i, exp in enumerate(config["experiments"]):
         during = [m for m in exp["methods"]

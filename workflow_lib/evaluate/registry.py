@@ -149,6 +149,13 @@ def _pairwise_runs(config: Mapping, grid: Sequence[Run]) -> list[str]:
     return [pair.run for pair in grid_pairs(dict(config), grid)]
 
 
+def _alpaca_eval_runs(config: Mapping, grid: Sequence[Run]) -> list[str]:
+    """Every run, or the fine-tunes of the methods `eval.alpaca_eval.methods` names."""
+    methods = config["eval"]["alpaca_eval"]["methods"]
+    return [run.name for run in grid if methods is None
+            or (run.selection is not None and run.selection.method in methods)]
+
+
 def _lmeval(config: Mapping) -> Mapping:
     return config["eval"]["lmeval"]
 
@@ -254,4 +261,5 @@ register(Evaluator(
     files={"answers": "answers.jsonl", "answers_manifest": "answers.manifest.json",
            "annotations": "annotations.jsonl"},
     paper_metrics=frozenset({("alpaca_eval", "win_rate")}),
+    runs=_alpaca_eval_runs,
 ))
