@@ -16,6 +16,7 @@ rule alpaca_eval_data:
         paths.log("alpaca_eval_data"),
     params:
         reference=EVALUATORS["alpaca_eval"].setting(config, "reference"),
+        offline=lookup(dpath="offline", within=config),
     conda:
         "../envs/core.yaml"
     script:
@@ -75,4 +76,7 @@ rule alpaca_eval_annotate:
 
 rule alpaca_eval_all:
     input:
-        expand(EVALUATORS["alpaca_eval"].metrics, run=RUNS),
+        expand(
+            EVALUATORS["alpaca_eval"].metrics,
+            run=EVALUATORS["alpaca_eval"].evaluated_runs(config, RUNS.values()),
+        ),

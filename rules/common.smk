@@ -274,9 +274,9 @@ def pool_score_files(wildcards):
 
 
 def alpaca_eval_source(wildcards):
-    """The local reference outputs file (a change redoes the copy); none for the demo set.
-    A missing file is not an input (the job names it), as for MT-bench."""
+    """The local reference outputs file (a change redoes the copy); none for the demo set or a
+    hub source. A missing file is not an input (the job names it), as for MT-bench."""
     source = config["eval"]["alpaca_eval"]["reference_outputs"]
-    if source == "demo" or not os.path.isfile(source):
+    if not isinstance(source, str) or source == "demo" or not os.path.isfile(source):
         return {}
     return {"source": source}

@@ -80,6 +80,18 @@ def dataset_rows(repo: str, revision: str, config: str | None, split: str,
     return iter(table), sha
 
 
+def download_dataset_file(repo: str, revision: str, filename: str,
+                          retries: int = 3) -> tuple[str, str]:
+    """One file of a hub dataset repository at a revision: its local (cached) path and the
+    commit SHA it comes from."""
+    from huggingface_hub import hf_hub_download
+
+    sha = resolve_revision(repo, revision, "dataset", retries)
+    path = with_retries(lambda: hf_hub_download(repo, filename, repo_type="dataset", revision=sha),
+                        f"dataset {repo}@{sha[:12]} file {filename}", retries)
+    return path, sha
+
+
 def download_model(repo: str, revision: str, out_dir: str | Path, retries: int = 3) -> str:
     """Download a model snapshot into out_dir; returns the commit SHA."""
     from huggingface_hub import snapshot_download

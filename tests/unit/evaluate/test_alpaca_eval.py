@@ -9,18 +9,24 @@ import re
 import subprocess
 
 import pytest
+import yaml
 
 from tests.support import ROOT
-from workflow_lib.core.errors import UserError
+from workflow_lib.config.grid import runs
+from workflow_lib.config.validate import validate_config
+from workflow_lib.core.errors import ConfigError, UserError
 from workflow_lib.core.jsonio import DataError
+from workflow_lib.data.hub import HubError
 from workflow_lib.evaluate.alpaca_eval.annotate import alpaca_eval_metrics, annotate
 from workflow_lib.evaluate.alpaca_eval.reference import (
     demo_reference,
+    load_reference,
     model_outputs,
     questions,
     read_reference,
 )
 from workflow_lib.evaluate.judge.server import deterministic_verdict
+from workflow_lib.evaluate.registry import EVALUATORS
 
 ALPACA_PYTHON = ROOT / ".venv-alpaca" / "bin" / "python"
 needs_package = pytest.mark.skipif(not ALPACA_PYTHON.exists(),
@@ -74,6 +80,20 @@ def test_missing_reference_file_is_one_line(tmp_path):
     with pytest.raises(UserError, match=r"^eval.alpaca_eval.reference_outputs: .*missing.json "
                                         r"does not exist") as err:
         read_reference(tmp_path / "missing.json")
+    assert "\n" not in str(err.value)
+
+
+def test_reference_sources_and_what_the_manifest_records(tmp_path):
+    path = tmp_path / "alpaca_eval.json"
+    path.write_text(json.dumps(demo_reference()))
+    assert load_reference("demo", 3, offline=True) == (
+        demo_reference()[:3], {"inputs": {}, "reference_outputs": "demo"})
+    assert load_reference(str(path), None, offline=True)[1]["inputs"] == {"source": str(path)}
+    hub = {"kind": "huggingface", "repo": "tatsu-lab/alpaca_eval", "revision": "main",
+           "file": "alpaca_eval.json"}
+    with pytest.raises(HubError, match=r"^eval.alpaca_eval.reference_outputs "
+                                       r"\(tatsu-lab/alpaca_eval\) must be downloaded") as err:
+        load_reference(hub, None, offline=True)
     assert "\n" not in str(err.value)
 
 
@@ -207,3 +227,24 @@ def test_unknown_annotator_config_is_one_line():
         annotate(outputs, reference, {"annotator": "gpt5_magic", "seed": 0}, judge(),
                  str(ALPACA_PYTHON), offline=True)
     assert "\n" not in str(err.value)
+
+
+def demo_config() -> dict:
+    return yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def test_methods_restrict_the_evaluated_runs():
+    config = validate_config(demo_config())
+    grid = runs(config)
+    assert EVALUATORS["alpaca_eval"].evaluated_runs(config, grid) == [
+        "demo-superfiltering-60-smollm2-135m", "demo-cherry-60-smollm2-135m"]
+    config["eval"]["alpaca_eval"]["methods"] = None
+    assert EVALUATORS["alpaca_eval"].evaluated_runs(config, grid) == [r.name for r in grid]
+
+
+def test_an_unknown_method_to_evaluate_is_one_line():
+    config = demo_config()
+    config["eval"]["alpaca_eval"]["methods"] = ["cherry", "nope"]
+    with pytest.raises(ConfigError, match=r"eval.alpaca_eval.methods.1: 'nope' is not defined "
+                                          r"in methods \(defined: .*cherry"):
+        validate_config(config)

@@ -1,17 +1,19 @@
 """AlpacaEval's instructions and reference outputs: a local JSON file in the data set's format
 (a list of {instruction, output, generator, dataset}, e.g. alpaca_eval.json with
-text-davinci-003's 805 outputs), or the project's own demo set of a few instructions; and the
+text-davinci-003's 805 outputs), that file from the hub at a revision, or the project's own
+demo set of a few instructions; and the
 checks that a run's answers are to exactly those instructions."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from workflow_lib.core.errors import UserError
 from workflow_lib.core.jsonio import DataError, type_name, write_json
+from workflow_lib.data.hub import download_dataset_file, require_online
 from workflow_lib.evaluate.pairwise.testsets import Question
 
 SET = "alpaca_eval"
@@ -57,6 +59,23 @@ def read_reference(path: str | os.PathLike, limit: int | None = None) -> list[di
                 raise DataError(f"record {i}: {field} must be a string, got {type_name(value)}",
                                 path=path, field=field)
     return records[:limit] if limit is not None else records
+
+
+def load_reference(source: str | Mapping, limit: int | None, offline: bool
+                   ) -> tuple[list[dict], dict]:
+    """The reference records of `eval.alpaca_eval.reference_outputs` (demo, a local file, or a
+    file of a hub data set at a revision), the first `limit`, and where they came from for the
+    manifest (`inputs`, `reference_outputs`; a hub source gains the `commit` it resolved to).
+    A hub source fails with one line, before any network call, when `offline`."""
+    if source == "demo":
+        return demo_reference()[:limit], {"inputs": {}, "reference_outputs": source}
+    if isinstance(source, Mapping):
+        require_online(offline, f"eval.alpaca_eval.reference_outputs ({source['repo']})")
+        path, sha = download_dataset_file(source["repo"], source["revision"], source["file"])
+        return read_reference(path, limit), {"inputs": {},
+                                             "reference_outputs": {**source, "commit": sha}}
+    return read_reference(source, limit), {"inputs": {"source": source},
+                                           "reference_outputs": source}
 
 
 def write_reference(path: str | os.PathLike, records: Sequence[dict]) -> None:
