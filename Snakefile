@@ -15,14 +15,21 @@ min_version("9.0")
 from workflow_lib.core.errors import ConfigError
 from workflow_lib.config.grid import pairwise_pairs, runs
 from workflow_lib.config.targets import finetune_runs, iterit_runs
-from workflow_lib.config.validate import stale_local_sources, validate_config
+from workflow_lib.config.validate import (
+    local_source_problems,
+    validate_config,
+    yaml_syntax_problem,
+)
 from workflow_lib.config.rehearsal import announce_rehearsal, rehearsal_label
-from workflow_lib.core.jobs import print_job_warnings
+from workflow_lib.core.jobs import print_job_errors, print_job_warnings
 from workflow_lib.evaluate.registry import EVALUATORS
 
 # A recipe given with --configfile stands alone: the demo's config.yaml is not merged under it
 # (Snakemake would otherwise deep-merge the two, leaking demo pools and models into the recipe).
+# (Snakemake parses a --configfile before this file runs; its error names no line for that one.)
 if not workflow.overwrite_configfiles:
+    if problem := yaml_syntax_problem("config.yaml"):
+        sys.exit(f"ERROR: {problem}")
 
     configfile: "config.yaml"
 
@@ -34,7 +41,7 @@ try:
     PAIRS = pairwise_pairs(config)  # (run, reference run) of pairwise judging
 except ConfigError as err:
     sys.exit(f"ERROR: {err}")
-for problem in stale_local_sources(config):
+for problem in local_source_problems(config):
     sys.exit(f"ERROR: {problem}")
 FINETUNE_RUNS = finetune_runs(RUNS)  # rule train: fine-tunes on a selection file
 ITERIT_RUNS = iterit_runs(RUNS)  # rule train_iterit: runs that select while training
@@ -85,10 +92,12 @@ rule all:
         rules.pairwise_plot.output if PAIRS else [],
 
 
-# Warnings of the jobs that ran (also in their logs), shown at the end of the run.
+# Warnings of the jobs that ran (also in their logs), shown at the end of the run; after a
+# failure, the failed jobs' one-line errors last.
 onsuccess:
     print_job_warnings()
 
 
 onerror:
     print_job_warnings()
+    print_job_errors()

@@ -306,3 +306,42 @@ def test_slurm_profile_is_accepted_by_snakemake(tmp_path):
         capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert planned_jobs(proc)["train"] == 5
+
+
+def local_pool_config(tmp_path, fmt: str) -> None:
+    (tmp_path / "pool.jsonl").write_text(
+        '{"instruction": "Say hi", "input": "", "output": "hi"}\n', encoding="utf-8")
+    write_config(tmp_path, {
+        "pools": {"p": {"source": {"kind": "local", "path": "pool.jsonl"}, "format": fmt}},
+        "methods": {"random": {"kind": "random"}},
+        "experiments": [{"pools": ["p"], "methods": ["random"], "budgets": [1]}]})
+
+
+def test_a_failed_job_s_error_is_repeated_at_the_end_with_a_format_hint(tmp_path):
+    local_pool_config(tmp_path, "sharegpt")
+    proc = snakemake(tmp_path, "select_all", check=False)
+    assert proc.returncode != 0 and "Shell command" not in proc.stdout + proc.stderr
+    lines = proc.stderr.splitlines()
+    end = lines.index("Failed: 1 job(s); their errors (full logs above and in the files):")
+    assert lines[end + 1] == (
+        "  logs/convert_pool/p.log: ERROR: pool.jsonl:1: record 'p-0': field 'conversations': "
+        "missing; the record looks like alpaca (its keys: ['instruction', 'input', 'output']): "
+        "set `format: alpaca`")
+    # After it, only Snakemake's own closing lines (log path, elapsed time, its summary).
+    assert not [line for line in lines[end + 2:] if "ERROR" in line or "Error in" in line]
+
+
+def test_a_folder_as_pool_and_a_yaml_syntax_error_are_one_line(tmp_path):
+    local_pool_config(tmp_path, "alpaca")
+    (tmp_path / "pool.jsonl").unlink()
+    (tmp_path / "pool.jsonl").mkdir()
+    proc = snakemake(tmp_path, "-n", check=False)
+    assert proc.stderr.splitlines()[-1] == (
+        "ERROR: pools.p.source.path: pool.jsonl is a folder; give the data file itself "
+        "(JSON or JSONL)")
+    (tmp_path / "config.yaml").write_text("pools:\n  p: {source: {kind: demo}\nmethods: {}\n")
+    proc = subprocess.run([*SNAKEMAKE, "--directory", str(tmp_path), "-n", "--cores", "1"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode != 0
+    assert (proc.stdout + proc.stderr).splitlines()[-1] == (
+        "ERROR: config.yaml:3:1: not valid YAML: expected ',' or '}', but got '<scalar>'")

@@ -287,15 +287,32 @@ def _area_problems(config: dict) -> list[str]:
     return problems
 
 
-def stale_local_sources(config: dict) -> list[str]:
-    """Local pools and corpora whose file is missing while what was made from it exists:
-    Snakemake does not check the inputs of a job whose outputs exist, so a path changed to a
-    missing file would silently keep the old pool. One message per such source."""
+def yaml_syntax_problem(path: str | os.PathLike) -> str | None:
+    """`path:line:column: <the parser's problem>` when a YAML file does not parse (Snakemake's
+    own message names neither line nor column), else None."""
+    try:
+        yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        return f"{where}: not valid YAML: {err.problem or err.context}"
+    except (OSError, yaml.YAMLError):
+        return None  # a missing file or another problem: Snakemake's message says it
+    return None
+
+
+def local_source_problems(config: dict) -> list[str]:
+    """Local pools and corpora whose path is a folder, or whose file is missing while what was
+    made from it exists: Snakemake does not check the inputs of a job whose outputs exist, so a
+    path changed to a missing file would silently keep the old pool. One message per source."""
     made_from = {"pools": (paths.POOL, "pool"), "corpora": (paths.CORPUS, "corpus")}
     problems = []
     for section, (pattern, wildcard) in made_from.items():
         for name, entry in config[section].items():
             source = entry["source"]
+            if source["kind"] == "local" and os.path.isdir(source["path"]):
+                problems.append(f"{section}.{name}.source.path: {source['path']} is a folder; "
+                                "give the data file itself (JSON or JSONL)")
             if source["kind"] != "local" or os.path.exists(source["path"]):
                 continue
             product = paths.fill(pattern, **{wildcard: name})

@@ -183,6 +183,18 @@ def detect_format(obj: dict) -> str:
                     f"name it explicitly (one of {', '.join(FORMATS)})")
 
 
+def format_hint(obj: Any, fmt: str | None) -> str:
+    """A hint naming the format a record that failed as `fmt` seems to have (from its keys),
+    to append to the error; empty when there is none."""
+    try:
+        detected = detect_format(obj) if isinstance(obj, dict) else None
+    except DataError:
+        return ""
+    if detected is None or detected == fmt:
+        return ""
+    return f"; the record looks like {detected} (its keys: {list(obj)}): set `format: {detected}`"
+
+
 def to_canonical(obj: dict, fmt: str, *, index: int, id_prefix: str,
                  default_source: str) -> dict:
     """Canonical record of an original record of format `fmt`.
@@ -300,6 +312,7 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, fmt: str | None
                                           id_prefix=id_prefix, default_source=default_source)
             except DataError as exc:
                 exc.locate(path=src, line=line)
+                exc.message += format_hint(obj, counts["format"])
                 if not (skip_incomplete and isinstance(exc, IncompleteRecord)):
                     raise
                 log.info("skipped %s", exc)

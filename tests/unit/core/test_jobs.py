@@ -14,7 +14,7 @@ import pytest
 from tests.support import ROOT, TINY_CONFIG
 from workflow_lib.config.grid import selection_context
 from workflow_lib.config.validate import validate_config
-from workflow_lib.core.jobs import print_job_warnings
+from workflow_lib.core.jobs import print_job_errors, print_job_warnings
 
 JOB = """
 import logging, sys
@@ -51,12 +51,30 @@ def test_user_error_is_one_line_and_project_warnings_are_kept(tmp_path, body, st
     errors = [line for line in log.splitlines() if line.startswith("ERROR:")]
     assert errors == (["ERROR: pool.jsonl: method 'm': bad budget"] if status else [])
     assert warnings.read_text() == "odd records: 3\n"
+    error_file = tmp_path / "job.log.error"
+    assert (error_file.read_text().splitlines() if status else error_file.exists()) == (
+        errors if status else False)
 
 
 def test_other_errors_keep_one_traceback(tmp_path):
     code, log, _ = run_job_script(tmp_path, "raise ValueError('a bug')")
     assert code == 1
     assert log.count("Traceback") == 1 and log.rstrip().endswith("ValueError: a bug")
+    assert (tmp_path / "job.log.error").read_text() == \
+        "ERROR: ValueError: a bug (traceback in the log)\n"
+
+
+def test_print_job_errors_prints_the_failed_jobs_lines_last(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "1.log.error").write_text("ERROR: bad budget\n")
+    (tmp_path / "b.log.error").write_text("ERROR: ValueError: x (traceback in the log)\n")
+    out = io.StringIO()
+    print_job_errors(tmp_path, out)
+    assert out.getvalue().splitlines() == [
+        "Failed: 2 job(s); their errors (full logs above and in the files):",
+        f"  {tmp_path / 'a' / '1.log'}: ERROR: bad budget",
+        f"  {tmp_path / 'b.log'}: ERROR: ValueError: x (traceback in the log)"]
+    assert not list(tmp_path.rglob("*.error"))
 
 
 def test_print_job_warnings_prints_each_job_once_and_caps_long_ones(tmp_path):
