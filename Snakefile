@@ -79,6 +79,7 @@ include: "rules/selection_report.smk"
 
 # A grid without base models only selects: nothing is trained or evaluated, so no metrics.
 rule all:
+    """Everything the config asks for: pools, selections, fine-tunes, evaluations, tables, plots (default)."""
     default_target: True
     input:
         rules.pools.input,

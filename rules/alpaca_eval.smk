@@ -7,6 +7,7 @@ localrules:
 
 
 rule alpaca_eval_data:
+    """Internal step of alpaca_eval_all: the reference outputs."""
     input:
         unpack(alpaca_eval_source),
     output:
@@ -75,6 +76,7 @@ rule alpaca_eval_annotate:
 
 
 rule alpaca_eval_all:
+    """AlpacaEval win rates of the runs it evaluates."""
     input:
         expand(
             EVALUATORS["alpaca_eval"].metrics,

@@ -90,10 +90,12 @@ rule prepare_corpus:
 
 
 rule pools:
+    """Download or generate and convert every pool to canonical JSONL."""
     input:
         expand(paths.POOL, pool=lookup(dpath="pools", within=config)),
 
 
 rule corpora:
+    """Prepare the BPC corpora."""
     input:
         expand(paths.CORPUS, corpus=lookup(dpath="corpora", within=config)),

@@ -6,6 +6,7 @@ localrules:
 
 
 rule lmeval_tasks:
+    """Internal step of eval_all: the demo pools' held-out lm-eval tasks."""
     input:
         unpack(lmeval_task_inputs),
     output:
@@ -57,5 +58,6 @@ rule lmeval:
 
 
 rule eval_all:
+    """Every enabled evaluator on every run it evaluates."""
     input:
         eval_metrics_files(config, RUNS),

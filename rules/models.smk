@@ -24,5 +24,6 @@ rule prepare_model:
 
 
 rule models:
+    """Download or build every base model."""
     input:
         expand(paths.BASE_MODEL, model=lookup(dpath="models", within=config)),

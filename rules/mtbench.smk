@@ -6,6 +6,7 @@ localrules:
 
 
 rule mtbench_data:
+    """Internal step of mtbench_all: the questions."""
     input:
         unpack(mtbench_source_files),
     output:
@@ -80,5 +81,6 @@ rule mtbench_judge:
 
 
 rule mtbench_all:
+    """MT-bench answers and judgments of every run."""
     input:
         expand(EVALUATORS["mtbench"].metrics, run=RUNS),

@@ -9,6 +9,7 @@ localrules:
 
 
 rule pairwise_data:
+    """Internal step of pairwise_all: the test sets."""
     input:
         unpack(pairwise_source_files),
     output:
@@ -95,6 +96,7 @@ rule pairwise_metrics:
 
 
 rule pairwise_all:
+    """Pairwise judging of the configured pairs."""
     input:
         expand(
             EVALUATORS["pairwise"].metrics,

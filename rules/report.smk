@@ -11,6 +11,7 @@ localrules:
 
 
 rule collect_metrics:
+    """Internal step of tables: every run's metrics in one CSV."""
     input:
         metrics=eval_metrics_files(config, RUNS),
     output:
@@ -28,6 +29,7 @@ rule collect_metrics:
 
 
 rule tables:
+    """The paper-style main table and the metrics table."""
     input:
         metrics=paths.METRICS_TABLE,
         manifests=selection_manifests(config),
@@ -51,6 +53,7 @@ rule tables:
 
 
 rule bpc_plots:
+    """BPC against benchmark scores, per area."""
     input:
         metrics=paths.METRICS_TABLE,
     output:
@@ -76,6 +79,7 @@ rule bpc_plots:
 
 
 rule entropy_law_plot:
+    """ZIP's entropy-law plot: compression ratio against the main score."""
     input:
         metrics=paths.METRICS_TABLE,
         manifests=selection_manifests(config),
@@ -95,6 +99,7 @@ rule entropy_law_plot:
 
 
 rule pairwise_plot:
+    """Wins, ties and losses of the pairwise comparisons."""
     input:
         metrics=paths.METRICS_TABLE,
     output:

@@ -31,6 +31,7 @@ rule select:
 
 # A selection-only run ends with its report: `snakemake select_all --report report.html`.
 rule select_all:
+    """Every selection file of the grid, with the selection report."""
     input:
         selection_outputs(config),
         selection_report_files(config),

@@ -9,6 +9,7 @@ localrules:
 
 
 rule selection_table:
+    """Internal step of selection_report: the selections table."""
     input:
         manifests=selection_manifests(config),
     output:
@@ -69,5 +70,6 @@ rule selection_plots:
 
 
 rule selection_report:
+    """Selection table and plots (overlap, rank agreement, distributions) per pool."""
     input:
         selection_report_files(config),

@@ -32,5 +32,6 @@ rule train:
 
 
 rule train_all:
+    """Every fine-tune of the grid (and IterIT runs)."""
     input:
         expand(paths.MODEL, run=[*FINETUNE_RUNS, *ITERIT_RUNS]),

@@ -8,7 +8,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from tests.support import ROOT
+from tests.support import ROOT, SNAKEMAKE
 
 METHODS = ROOT / "docs" / "methods.md"
 SECTION = r"§\s*\d+(?:\.\d+)?(?:\s*[-–]\s*\d+(?:\.\d+)?)?"  # §1.3, §3.1–3.2, §2.1-2.2
@@ -87,3 +87,13 @@ def test_links_to_docs_methods_md_name_a_heading():
     assert links, "no links to docs/methods.md anchors found"
     broken = [f"{where}: #{anchor}" for where, anchor in links if anchor not in anchors]
     assert not broken, f"no such heading in docs/methods.md: {broken}"
+
+
+def test_every_target_rule_says_what_it_builds_and_internal_ones_say_so():
+    listed = subprocess.run([*SNAKEMAKE, "--list-target-rules"], capture_output=True, text=True,
+                            cwd=ROOT, check=True).stdout.splitlines()
+    rules = dict(line.split(" ", 1) if " " in line else (line, "") for line in listed)
+    assert rules and [name for name, doc in rules.items() if not doc] == []
+    internal = {name for name, doc in rules.items() if doc.startswith("(Internal step of ")}
+    assert internal == {"alpaca_eval_data", "collect_metrics", "lmeval_tasks", "mtbench_data",
+                        "pairwise_data", "selection_table"}
