@@ -44,6 +44,7 @@ from workflow_lib.data.records import (
 log = logging.getLogger(__name__)
 
 INPUT_SEPARATOR = "\n\n"
+DEFAULT_SOURCE = "unknown"  # the workflow's `source` for records without one (source_name)
 ROLE_NAMES = {"system": "system", "human": "human", "user": "human", "gpt": "gpt",
               "assistant": "gpt"}
 NAMINGS = (("from", "value"), ("role", "content"))
@@ -233,15 +234,25 @@ def to_format(record: dict, fmt: str) -> dict:
     return _assemble(record, spec, {})
 
 
-def to_reference_sharegpt(record: dict) -> dict:
+def has_own_id(record: dict) -> bool:
+    """Whether the record's id came with its input (not generated at conversion): canonical
+    input always has one; a converted record has one if its original keys include "id"."""
+    return "id" in record["meta"].get("keys", ("id",))
+
+
+def to_reference_sharegpt(record: dict, position: int) -> dict:
     """The record as a reference implementation reads it from a ShareGPT file (e.g. ZIP's
     `str(list_of_records)`): the original sharegpt record with its key order, extra fields and
     values, plus "source" at the end if it had none; role/content messages are renamed to
-    from/value with human/gpt/system. Records of other formats: `{"id", "conversations", "source"}`.
+    from/value with human/gpt/system. Records of other formats: `{"id", "conversations",
+    "source"}`, the id being the record's own or, when conversion generated it
+    (`{pool}-{i}`), `str(position)`, its position in the pool: what ZIP compresses never
+    depends on the pool's name (docs/methods.md §1.1).
     """
     meta = record["meta"]
     if meta.get("format") != "sharegpt":
-        return to_format(record, "sharegpt")
+        out = to_format(record, "sharegpt")
+        return out if has_own_id(record) else {**out, "id": str(position)}
     out = from_canonical(record)
     if "turn_keys" in meta:
         role_key, text_key = meta["turn_keys"]

@@ -302,10 +302,10 @@ def test_prompt_fields_detects_a_tampered_split():
 def test_reference_view_of_sharegpt_keeps_the_original_and_adds_source():
     obj = {"conversations": [{"value": "q", "from": "human"}, {"from": "gpt", "value": "a"}],
            "id": "x_0", "model": "gpt-4"}
-    view = to_reference_sharegpt(canonical(obj))
+    view = to_reference_sharegpt(canonical(obj), 0)
     assert same(view, {**obj, "source": "dflt"})
     with_source = {"id": "x_0", "source": "sg", "conversations": obj["conversations"]}
-    assert same(to_reference_sharegpt(canonical(with_source)), with_source)
+    assert same(to_reference_sharegpt(canonical(with_source), 0), with_source)
     assert str([view]) == ("[{'conversations': [{'value': 'q', 'from': 'human'}, "
                            "{'from': 'gpt', 'value': 'a'}], 'id': 'x_0', 'model': 'gpt-4', "
                            "'source': 'dflt'}]")
@@ -314,12 +314,14 @@ def test_reference_view_of_sharegpt_keeps_the_original_and_adds_source():
 def test_reference_view_renames_role_content_and_builds_other_formats():
     obj = {"id": "r", "conversations": [{"content": "q", "role": "user"},
                                         {"role": "assistant", "content": "a", "w": 1}]}
-    assert same(to_reference_sharegpt(canonical(obj)), {
+    assert same(to_reference_sharegpt(canonical(obj), 0), {
         "id": "r", "conversations": [{"value": "q", "from": "human"},
                                      {"from": "gpt", "value": "a", "w": 1}], "source": "dflt"})
     alpaca = canonical({"instruction": "i", "input": "x", "output": "o", "source": "al"})
-    assert same(to_reference_sharegpt(alpaca), {
-        "id": "pool-0", "conversations": [{"from": "human", "value": "i\n\nx"},
+    # an id generated at conversion ("pool-0") is replaced by the record's position
+    assert alpaca["id"] == "pool-0"
+    assert same(to_reference_sharegpt(alpaca, 7), {
+        "id": "7", "conversations": [{"from": "human", "value": "i\n\nx"},
                                           {"from": "gpt", "value": "o"}], "source": "al"})
 
 
