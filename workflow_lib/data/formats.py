@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from workflow_lib.core.jsonio import DataError, read_records, type_name, write_jsonl
+from workflow_lib.data.health import PoolHealth
 from workflow_lib.data.records import (
     KEYS,
     IncompleteRecord,
@@ -280,7 +282,8 @@ def oddities(record: dict) -> list[str]:
 
 def convert_file(src: str | os.PathLike, dst: str | os.PathLike, fmt: str | None = None, *,
                  id_prefix: str | None = None, default_source: str | None = None,
-                 skip_incomplete: bool = False, limit: int | None = None) -> dict:
+                 skip_incomplete: bool = False, limit: int | None = None,
+                 drop: Collection[str] = ()) -> dict:
     """Stream a pool file (JSON array or JSONL) into canonical JSONL at `dst`, atomically.
 
     `fmt` defaults to the format detected from the first record; `id_prefix` and
@@ -288,8 +291,10 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, fmt: str | None
     DataError and leaves no `dst`; records without human or gpt turn are logged and skipped when
     `skip_incomplete` (one warning counts them). With `limit`, reading stops after that many
     records were written. Written records with an ODDITY are kept unchanged (the references
-    read them as they are), counted per kind and warned about. Returns `{"format", "read",
-    "written", "skipped", *ODDITIES}`.
+    read them as they are), counted per kind and warned about. The pool's health
+    (`health.PoolHealth`: empty responses, duplicates, ...) is counted and warned about in one
+    line; records of the kinds in `drop` are not written. Returns `{"format", "read",
+    "written", "skipped", *ODDITIES, "health", "dropped"}`.
     """
     stem = Path(src).name.split(".")[0]
     id_prefix = stem if id_prefix is None else id_prefix
@@ -298,6 +303,7 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, fmt: str | None
         _format(fmt)
     counts: dict[str, Any] = {"format": fmt, "read": 0, "skipped": 0, **dict.fromkeys(ODDITIES, 0)}
     ids = UniqueIds(src)
+    health = PoolHealth(drop)
 
     def canonical():
         for index, (line, obj) in enumerate(read_records(src)):
@@ -317,6 +323,8 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, fmt: str | None
                 counts["skipped"] += 1
                 continue
             ids.add(record["id"], line)
+            if not health.keep(record):
+                continue
             for name in oddities(record):
                 counts[name] += 1
             yield record
@@ -329,4 +337,6 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, fmt: str | None
         if counts[name]:
             log.warning("%s: %d of %d records have %s; kept as they are (`%s` in the manifest)",
                         src, counts[name], counts["written"], what, name)
-    return counts
+    if message := health.warning(counts["read"] - counts["skipped"]):
+        log.warning("%s: %s", src, message)
+    return {**counts, **health.manifest()}

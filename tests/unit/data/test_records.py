@@ -23,6 +23,7 @@ from workflow_lib.data.formats import (
     to_format,
     to_reference_sharegpt,
 )
+from workflow_lib.data.health import PoolHealth
 from workflow_lib.data.records import (
     IncompleteRecord,
     conversation_text,
@@ -32,6 +33,14 @@ from workflow_lib.data.records import (
 )
 
 NO_ODDITIES = dict.fromkeys(ODDITIES, 0)
+
+
+def health_of(path) -> dict:
+    """The `health` and `dropped` counts of a pool converted without `drop`."""
+    health = PoolHealth()
+    for record in read_pool(path):
+        health.keep(record)
+    return health.manifest()
 SHARED_POOLS = SHARED / "data" / "pools"
 fixture_ok = settings(suppress_health_check=[HealthCheck.function_scoped_fixture],
                       max_examples=25, deadline=None)
@@ -340,7 +349,8 @@ def test_convert_file_round_trips_a_whole_file(tmp_path, records, as_array):
     pool = list(read_pool(dst))
     assert counts == {"format": detect_format(records[0]), "read": len(records),
                       "written": len(records), "skipped": 0,
-                      **{name: sum(name in oddities(r) for r in pool) for name in ODDITIES}}
+                      **{name: sum(name in oddities(r) for r in pool) for name in ODDITIES},
+                      **health_of(dst)}
     assert [r["id"] for r in pool] == [f"raw-{i}" for i in range(len(records))]
     assert same([from_canonical(r) for r in pool], records)
 
@@ -366,7 +376,8 @@ def test_convert_file_can_skip_incomplete_records(tmp_path):
         lambda: convert_file(src, dst))
     assert not dst.exists()
     assert convert_file(src, dst, skip_incomplete=True) == {
-        "format": "sharegpt", "read": 3, "written": 2, "skipped": 1, **NO_ODDITIES}
+        "format": "sharegpt", "read": 3, "written": 2, "skipped": 1, **NO_ODDITIES,
+        **health_of(dst)}
     assert [r["id"] for r in read_pool(dst)] == ["a", "b"]
 
 
@@ -380,7 +391,7 @@ def test_convert_file_counts_and_warns_about_odd_records_and_keeps_them(tmp_path
     with caplog.at_level("WARNING", logger="workflow_lib.data.formats"):
         counts = convert_file(src, dst)
     assert counts == {"format": "sharegpt", "read": 4, "written": 4, "skipped": 0,
-                      "empty_instruction": 2, "assistant_first": 2}
+                      "empty_instruction": 2, "assistant_first": 2, **health_of(dst)}
     assert [oddities(r) for r in read_pool(dst)] == [
         [], ["empty_instruction"], ["assistant_first"], ["empty_instruction", "assistant_first"]]
     assert same([from_canonical(r) for r in read_pool(dst)], rows)  # kept unchanged
@@ -396,7 +407,8 @@ def test_convert_file_limit_stops_reading_early(tmp_path):
     rows = [chat(id="a"), *(chat(("human", "q"), ("gpt", "a"), id=str(i)) for i in range(3))]
     src.write_text("".join(json.dumps(r) + "\n" for r in rows) + "not json\n")
     assert convert_file(src, dst, skip_incomplete=True, limit=2) == {
-        "format": "sharegpt", "read": 3, "written": 2, "skipped": 1, **NO_ODDITIES}
+        "format": "sharegpt", "read": 3, "written": 2, "skipped": 1, **NO_ODDITIES,
+        **health_of(dst)}
     assert [r["id"] for r in read_pool(dst)] == ["0", "1"]
 
 

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 NAMES = ("a", "my_long_pool_name")
 FILE_KINDS = [name for name, kind in KINDS.items() if not kind.during_training]
 PARAMS = {"zip": {"k1": 40, "k2": 10, "k3": 5}}  # the pool has 48 records
-WORDS = "the a cat dog runs fast slow data model line quote table river stone".split()
+WORDS = ["the", "a", "cat", "dog", "runs", "fast", "slow", "data", "model", "line", "quote",
+         "table", "river", "stone"]
 
 
 def raw_pool(n: int = 48) -> list[dict]:
