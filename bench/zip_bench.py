@@ -81,7 +81,8 @@ def load_pool(paths: list[Path]) -> list[dict]:
         for n, path in enumerate(paths):
             out = Path(tmp) / f"pool{n}.jsonl"
             convert_file(path, out, skip_incomplete=True)  # as the pool option of that name
-            records += [to_reference_sharegpt(r) for _, r in read_jsonl(out)]
+            records += [to_reference_sharegpt(r, len(records) + i)
+                        for i, (_, r) in enumerate(read_jsonl(out))]
     return records
 
 

@@ -41,8 +41,8 @@ def sample_pairs(paths: list[Path]) -> list[tuple[str, str, str]]:
         for path in paths:
             out = Path(tmp) / f"{path.stem}.jsonl"
             convert_file(path, out, skip_incomplete=True)
-            for _, record in read_jsonl(out):
-                turns = to_reference_sharegpt(record)["conversations"]
+            for i, (_, record) in enumerate(read_jsonl(out)):
+                turns = to_reference_sharegpt(record, i)["conversations"]
                 human = next((t["value"] for t in turns if t["from"] == "human"), None)
                 gpt = next((t["value"] for t in turns if t["from"] == "gpt"), None)
                 if human and gpt:

@@ -21,6 +21,7 @@ from workflow_lib.config.targets import (
     stand_in_judges,
     train_resources,
 )
+from workflow_lib.data.formats import DEFAULT_SOURCE
 from workflow_lib.evaluate.inference import eval_device, eval_gpus, inference_settings
 from workflow_lib.evaluate.pairwise.testsets import TESTSET_FILES, TESTSETS
 from workflow_lib.evaluate.registry import EVALUATORS
@@ -57,8 +58,9 @@ def pool_format(wildcards):
 
 
 def pool_source_name(wildcards):
-    """`source` given to records that have none."""
-    return config["pools"][wildcards.pool].get("source_name", wildcards.pool)
+    """`source` given to records that have none: never the pool's name, so that the same file
+    under two pool names converts to the same records (ZIP compresses `source`)."""
+    return config["pools"][wildcards.pool].get("source_name", DEFAULT_SOURCE)
 
 
 def raw_pool(wildcards):

@@ -62,6 +62,7 @@ rule convert_pool:
         source_name=pool_source_name,
         limit=lookup(dpath="pools/{pool}/limit", within=config),
         skip_incomplete=lookup(dpath="pools/{pool}/skip_incomplete", within=config),
+        drop=lookup(dpath="pools/{pool}/drop", within=config),
     threads: 1
     resources:
         mem_mb=2000,

@@ -1,4 +1,5 @@
-"""Convert a raw pool (any supported format) into canonical JSONL records."""
+"""Convert a raw pool (any supported format) into canonical JSONL records; the manifest has
+the counts, the pool's health included (workflow_lib/data/health.py)."""
 
 import time
 
@@ -12,7 +13,7 @@ def main(smk):
     pool = smk.wildcards.pool
     counts = convert_file(smk.input[0], smk.output.pool, smk.params.format, id_prefix=pool,
                           default_source=smk.params.source_name, limit=smk.params.limit,
-                          skip_incomplete=smk.params.skip_incomplete)
+                          skip_incomplete=smk.params.skip_incomplete, drop=smk.params.drop)
     write_manifest(smk.output.manifest, inputs={"raw": smk.input[0]}, pool=pool, **counts,
                    wall_time_s=round(time.perf_counter() - start, 3))
 

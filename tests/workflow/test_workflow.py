@@ -232,6 +232,31 @@ def test_selection_problems_reach_the_console(tmp_path):
     assert "round 5/5: 25/25 selected" in (tmp_path / "logs/select/p/zip/21.log").read_text()
 
 
+def test_pool_health_reaches_the_console_and_the_manifest_and_drop_removes_records(tmp_path):
+    """Empty responses and duplicates are counted at conversion and warned about at the end of
+    the run; `drop` leaves them out and counts them (workflow_lib/data/health.py)."""
+    rows = [{"instruction": f"Question {i}", "output": f"Answer {i}"} for i in range(6)]
+    rows += [{"instruction": "Question 0", "output": "Answer 0"},
+             {"instruction": "Q", "output": ""}]
+    (tmp_path / "raw.json").write_text(json.dumps(rows))
+    source = {"kind": "local", "path": "raw.json"}
+    write_config(tmp_path, {
+        "pools": {"kept": {"source": source},
+                  "dropped": {"source": source, "drop": ["empty_response", "duplicate"]}},
+        "methods": {"random": {"kind": "random"}},
+        "experiments": [{"pools": ["kept", "dropped"], "methods": ["random"], "budgets": [2]}]})
+    console = snakemake(tmp_path, "results/pools/kept.jsonl", "results/pools/dropped.jsonl").stderr
+    warnings = console[console.index("Warnings from 2 job(s)"):]
+    found = "of 8 records, 1 with an empty response; 1 with the conversation of an earlier record"
+    assert f"logs/convert_pool/kept.log: raw.json: pool health: {found}" in warnings
+    assert "all kept" in warnings and "dropped 2 (empty_response, duplicate)" in warnings
+    for pool, written, dropped in (("kept", 8, {}),
+                                   ("dropped", 6, {"empty_response": 1, "duplicate": 1})):
+        manifest = json.loads((tmp_path / f"results/pools/{pool}.manifest.json").read_text())
+        assert manifest["written"] == written and manifest["dropped"] == dropped
+        assert manifest["health"]["empty_response"] == manifest["health"]["duplicate"] == 1
+
+
 SELECTION_ONLY = {"pools": {"p": {"source": {"kind": "demo", "n": 150}}},
                   "methods": {"random": {"kind": "random"},
                               "zip": {"kind": "zip", "k1": 150, "k2": 40, "k3": 20}}}
@@ -258,13 +283,17 @@ def test_each_bad_budget_is_one_line_and_a_whole_float_is_a_count(tmp_path):
 
 @pytest.mark.slow
 def test_selection_sizes_reach_the_console_the_manifest_and_the_table(tmp_path):
-    """ZIP rounds 15 records (0.1 of 150) up to a round of k3 = 20: said at the end of the run,
-    in its manifest and in the selections table, beside random's 15 of 15."""
+    """ZIP rounds 15 records (0.1 of 150) up to a round of k3 = 20: said at the end of the run
+    (after the pool's health), in its manifest and in the selections table, beside random's 15
+    of 15."""
     write_config(tmp_path, {**SELECTION_ONLY, "experiments": [
         {"pools": ["p"], "methods": ["random", "zip"], "budgets": [0.1]}]})
     console = snakemake(tmp_path, "select_all").stderr
-    warnings = console[console.index("Warnings from 1 job(s)"):].splitlines()
-    assert warnings[1] == (
+    warnings = console[console.index("Warnings from 2 job(s)"):].splitlines()
+    assert warnings[1].startswith("  logs/convert_pool/p.log: ")  # the pool's health
+    assert warnings[1].endswith("pool health: of 150 records, 7 with an empty response; all kept "
+                                "(`health` in the manifest; `pools.<name>.drop` removes them)")
+    assert warnings[2] == (
         "  logs/select/p/zip/0.1.log: selected 20 records, budget 0.1 asks for 15: ZIP's "
         "reference mode selects whole rounds of k3=20 (quirk Q2; mode clean selects the budget "
         "exactly)")

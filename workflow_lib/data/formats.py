@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from workflow_lib.core.jsonio import DataError, read_records, type_name, write_jsonl
+from workflow_lib.data.health import PoolHealth
 from workflow_lib.data.records import (
     KEYS,
     IncompleteRecord,
@@ -44,6 +46,7 @@ from workflow_lib.data.records import (
 log = logging.getLogger(__name__)
 
 INPUT_SEPARATOR = "\n\n"
+DEFAULT_SOURCE = "unknown"  # the workflow's `source` for records without one (source_name)
 ROLE_NAMES = {"system": "system", "human": "human", "user": "human", "gpt": "gpt",
               "assistant": "gpt"}
 NAMINGS = (("from", "value"), ("role", "content"))
@@ -245,15 +248,25 @@ def to_format(record: dict, fmt: str) -> dict:
     return _assemble(record, spec, {})
 
 
-def to_reference_sharegpt(record: dict) -> dict:
+def has_own_id(record: dict) -> bool:
+    """Whether the record's id came with its input (not generated at conversion): canonical
+    input always has one; a converted record has one if its original keys include "id"."""
+    return "id" in record["meta"].get("keys", ("id",))
+
+
+def to_reference_sharegpt(record: dict, position: int) -> dict:
     """The record as a reference implementation reads it from a ShareGPT file (e.g. ZIP's
     `str(list_of_records)`): the original sharegpt record with its key order, extra fields and
     values, plus "source" at the end if it had none; role/content messages are renamed to
-    from/value with human/gpt/system. Records of other formats: `{"id", "conversations", "source"}`.
+    from/value with human/gpt/system. Records of other formats: `{"id", "conversations",
+    "source"}`, the id being the record's own or, when conversion generated it
+    (`{pool}-{i}`), `str(position)`, its position in the pool: what ZIP compresses never
+    depends on the pool's name (docs/methods.md §1.1).
     """
     meta = record["meta"]
     if meta.get("format") != "sharegpt":
-        return to_format(record, "sharegpt")
+        out = to_format(record, "sharegpt")
+        return out if has_own_id(record) else {**out, "id": str(position)}
     out = from_canonical(record)
     if "turn_keys" in meta:
         role_key, text_key = meta["turn_keys"]
@@ -281,7 +294,8 @@ def oddities(record: dict) -> list[str]:
 
 def convert_file(src: str | os.PathLike, dst: str | os.PathLike, fmt: str | None = None, *,
                  id_prefix: str | None = None, default_source: str | None = None,
-                 skip_incomplete: bool = False, limit: int | None = None) -> dict:
+                 skip_incomplete: bool = False, limit: int | None = None,
+                 drop: Collection[str] = ()) -> dict:
     """Stream a pool file (JSON array or JSONL) into canonical JSONL at `dst`, atomically.
 
     `fmt` defaults to the format detected from the first record; `id_prefix` and
@@ -289,8 +303,10 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, fmt: str | None
     DataError and leaves no `dst`; records without human or gpt turn are logged and skipped when
     `skip_incomplete` (one warning counts them). With `limit`, reading stops after that many
     records were written. Written records with an ODDITY are kept unchanged (the references
-    read them as they are), counted per kind and warned about. Returns `{"format", "read",
-    "written", "skipped", *ODDITIES}`.
+    read them as they are), counted per kind and warned about. The pool's health
+    (`health.PoolHealth`: empty responses, duplicates, ...) is counted and warned about in one
+    line; records of the kinds in `drop` are not written. Returns `{"format", "read",
+    "written", "skipped", *ODDITIES, "health", "dropped"}`.
     """
     stem = Path(src).name.split(".")[0]
     id_prefix = stem if id_prefix is None else id_prefix
@@ -299,6 +315,7 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, fmt: str | None
         _format(fmt)
     counts: dict[str, Any] = {"format": fmt, "read": 0, "skipped": 0, **dict.fromkeys(ODDITIES, 0)}
     ids = UniqueIds(src)
+    health = PoolHealth(drop)
 
     def canonical():
         for index, (line, obj) in enumerate(read_records(src)):
@@ -319,6 +336,8 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, fmt: str | None
                 counts["skipped"] += 1
                 continue
             ids.add(record["id"], line)
+            if not health.keep(record):
+                continue
             for name in oddities(record):
                 counts[name] += 1
             yield record
@@ -331,4 +350,6 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, fmt: str | None
         if counts[name]:
             log.warning("%s: %d of %d records have %s; kept as they are (`%s` in the manifest)",
                         src, counts[name], counts["written"], what, name)
-    return counts
+    if message := health.warning(counts["read"] - counts["skipped"]):
+        log.warning("%s: %s", src, message)
+    return {**counts, **health.manifest()}

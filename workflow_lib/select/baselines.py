@@ -10,7 +10,8 @@ from workflow_lib.select.request import Selected, SelectionRequest
 
 
 def select_random(records: Sequence[dict], k: int, seed: int = 0) -> list[int]:
-    """k distinct indices drawn with `random.Random(seed)`, in draw order."""
+    """k distinct indices drawn with `random.Random(seed)`, in draw order: the method's seed
+    alone, nothing of the pool's name, so equal pools (size and order) give equal picks."""
     return random.Random(seed).sample(range(len(records)), k)
 
 

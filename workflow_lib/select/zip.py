@@ -42,9 +42,10 @@ Quirks of the reference, reproduced deliberately (docs/methods.md §1.4; marked 
 
 Where the reference crashes, `check_zip` raises a ZipError naming the problem: a pool smaller
 than k1 (torch.topk), a record without `source` (KeyError in its source count). Pipeline records
-always have one: the conversion step fills in the pool's `source_name` (default: the pool name)
-where the file has none, and `formats.to_reference_sharegpt` keeps it in the dicts ZIP
-compresses, so that value changes the ratios (docs/zip.md).
+always have one: the conversion step fills in the pool's `source_name` (default: "unknown", never
+the pool's name) where the file has none, and `formats.to_reference_sharegpt` keeps it in the
+dicts ZIP compresses, so that value changes the ratios (docs/zip.md); an id generated at
+conversion is replaced there by the record's position, so the pool's name never is compressed.
 Q5's repeats are counted in the manifest and warned about with the largest k1 that avoids them
 (`max_k1_without_repeats`). Both modes log one line per round (selected count, seconds).
 
@@ -305,14 +306,14 @@ def zip_clean(records: Sequence[dict], count: int, k1: int = 10000,
 
 
 def select_zip(records: Sequence[dict], count: int, params: dict,
-               reference_record: Callable[[dict], dict] | None = None
+               reference_record: Callable[[dict, int], dict] | None = None
                ) -> tuple[list[int], dict]:
     """Run ZIP on canonical `records` for a budget of `count` records per a method config;
     returns (indices, manifest info).
 
     `params` may hold mode (reference|clean), k1, k2, k3, workers (DEFAULTS otherwise). In
     reference mode the records are first turned into the reference's dicts by
-    `reference_record` (default `formats.to_reference_sharegpt`).
+    `reference_record(record, position)` (default `formats.to_reference_sharegpt`).
     """
     p = {**DEFAULTS, **{k: v for k, v in params.items() if k in DEFAULTS}}
     workers = min(p["workers"], os.cpu_count() or 1)
@@ -320,7 +321,8 @@ def select_zip(records: Sequence[dict], count: int, params: dict,
     if p["mode"] == "reference":
         if reference_record is None:
             from workflow_lib.data.formats import to_reference_sharegpt as reference_record
-        indices = zip_fast([reference_record(r) for r in records], count, *ks, workers=workers)
+        indices = zip_fast([reference_record(r, i) for i, r in enumerate(records)], count, *ks,
+                           workers=workers)
     elif p["mode"] == "clean":
         indices = zip_clean(records, count, *ks, workers=workers)
     else:

@@ -23,6 +23,7 @@ from workflow_lib.data.formats import (
     to_format,
     to_reference_sharegpt,
 )
+from workflow_lib.data.health import PoolHealth
 from workflow_lib.data.records import (
     IncompleteRecord,
     conversation_text,
@@ -32,6 +33,14 @@ from workflow_lib.data.records import (
 )
 
 NO_ODDITIES = dict.fromkeys(ODDITIES, 0)
+
+
+def health_of(path) -> dict:
+    """The `health` and `dropped` counts of a pool converted without `drop`."""
+    health = PoolHealth()
+    for record in read_pool(path):
+        health.keep(record)
+    return health.manifest()
 SHARED_POOLS = SHARED / "data" / "pools"
 fixture_ok = settings(suppress_health_check=[HealthCheck.function_scoped_fixture],
                       max_examples=25, deadline=None)
@@ -302,10 +311,10 @@ def test_prompt_fields_detects_a_tampered_split():
 def test_reference_view_of_sharegpt_keeps_the_original_and_adds_source():
     obj = {"conversations": [{"value": "q", "from": "human"}, {"from": "gpt", "value": "a"}],
            "id": "x_0", "model": "gpt-4"}
-    view = to_reference_sharegpt(canonical(obj))
+    view = to_reference_sharegpt(canonical(obj), 0)
     assert same(view, {**obj, "source": "dflt"})
     with_source = {"id": "x_0", "source": "sg", "conversations": obj["conversations"]}
-    assert same(to_reference_sharegpt(canonical(with_source)), with_source)
+    assert same(to_reference_sharegpt(canonical(with_source), 0), with_source)
     assert str([view]) == ("[{'conversations': [{'value': 'q', 'from': 'human'}, "
                            "{'from': 'gpt', 'value': 'a'}], 'id': 'x_0', 'model': 'gpt-4', "
                            "'source': 'dflt'}]")
@@ -314,12 +323,14 @@ def test_reference_view_of_sharegpt_keeps_the_original_and_adds_source():
 def test_reference_view_renames_role_content_and_builds_other_formats():
     obj = {"id": "r", "conversations": [{"content": "q", "role": "user"},
                                         {"role": "assistant", "content": "a", "w": 1}]}
-    assert same(to_reference_sharegpt(canonical(obj)), {
+    assert same(to_reference_sharegpt(canonical(obj), 0), {
         "id": "r", "conversations": [{"value": "q", "from": "human"},
                                      {"from": "gpt", "value": "a", "w": 1}], "source": "dflt"})
     alpaca = canonical({"instruction": "i", "input": "x", "output": "o", "source": "al"})
-    assert same(to_reference_sharegpt(alpaca), {
-        "id": "pool-0", "conversations": [{"from": "human", "value": "i\n\nx"},
+    # an id generated at conversion ("pool-0") is replaced by the record's position
+    assert alpaca["id"] == "pool-0"
+    assert same(to_reference_sharegpt(alpaca, 7), {
+        "id": "7", "conversations": [{"from": "human", "value": "i\n\nx"},
                                           {"from": "gpt", "value": "o"}], "source": "al"})
 
 
@@ -338,7 +349,8 @@ def test_convert_file_round_trips_a_whole_file(tmp_path, records, as_array):
     pool = list(read_pool(dst))
     assert counts == {"format": detect_format(records[0]), "read": len(records),
                       "written": len(records), "skipped": 0,
-                      **{name: sum(name in oddities(r) for r in pool) for name in ODDITIES}}
+                      **{name: sum(name in oddities(r) for r in pool) for name in ODDITIES},
+                      **health_of(dst)}
     assert [r["id"] for r in pool] == [f"raw-{i}" for i in range(len(records))]
     assert same([from_canonical(r) for r in pool], records)
 
@@ -364,7 +376,8 @@ def test_convert_file_can_skip_incomplete_records(tmp_path):
         lambda: convert_file(src, dst))
     assert not dst.exists()
     assert convert_file(src, dst, skip_incomplete=True) == {
-        "format": "sharegpt", "read": 3, "written": 2, "skipped": 1, **NO_ODDITIES}
+        "format": "sharegpt", "read": 3, "written": 2, "skipped": 1, **NO_ODDITIES,
+        **health_of(dst)}
     assert [r["id"] for r in read_pool(dst)] == ["a", "b"]
 
 
@@ -378,7 +391,7 @@ def test_convert_file_counts_and_warns_about_odd_records_and_keeps_them(tmp_path
     with caplog.at_level("WARNING", logger="workflow_lib.data.formats"):
         counts = convert_file(src, dst)
     assert counts == {"format": "sharegpt", "read": 4, "written": 4, "skipped": 0,
-                      "empty_instruction": 2, "assistant_first": 2}
+                      "empty_instruction": 2, "assistant_first": 2, **health_of(dst)}
     assert [oddities(r) for r in read_pool(dst)] == [
         [], ["empty_instruction"], ["assistant_first"], ["empty_instruction", "assistant_first"]]
     assert same([from_canonical(r) for r in read_pool(dst)], rows)  # kept unchanged
@@ -394,7 +407,8 @@ def test_convert_file_limit_stops_reading_early(tmp_path):
     rows = [chat(id="a"), *(chat(("human", "q"), ("gpt", "a"), id=str(i)) for i in range(3))]
     src.write_text("".join(json.dumps(r) + "\n" for r in rows) + "not json\n")
     assert convert_file(src, dst, skip_incomplete=True, limit=2) == {
-        "format": "sharegpt", "read": 3, "written": 2, "skipped": 1, **NO_ODDITIES}
+        "format": "sharegpt", "read": 3, "written": 2, "skipped": 1, **NO_ODDITIES,
+        **health_of(dst)}
     assert [r["id"] for r in read_pool(dst)] == ["0", "1"]
 
 

@@ -187,7 +187,7 @@ def test_reference_repeats_are_warned_with_the_k1_that_avoids_them(caplog):
     canon = [{**r, "meta": {}} for r in make_pool(10, seed=0)]
     params = {"k1": 5, "k2": 3, "k3": 1}
     with caplog.at_level("INFO", logger="workflow_lib.select.zip"):
-        indices, info = select_zip(canon, 3, params, reference_record=lambda r: r)
+        indices, info = select_zip(canon, 3, params, reference_record=lambda r, _: r)
     assert info["n_duplicates"] == 1 and indices == [5, 9, 5]
     warnings = [r.message for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1 and "k1 <= 4 never repeats a record" in warnings[0], warnings
@@ -233,12 +233,12 @@ def test_clean_exact_budget_distinct_and_differs():
 def test_select_zip_on_canonical_records():
     canon = [{**r, "meta": {}} for r in make_pool(60, seed=5)]
 
-    def as_reference(r):
+    def as_reference(r, _position):
         return {k: v for k, v in r.items() if k != "meta"}
 
     indices, info = select_zip(canon, 20, {"kind": "zip", "k1": 40, "k2": 10, "k3": 5},
                                reference_record=as_reference)
-    assert indices == port_zip([as_reference(r) for r in canon], 20, 40, 10, 5)
+    assert indices == port_zip([as_reference(r, i) for i, r in enumerate(canon)], 20, 40, 10, 5)
     assert info["zlib_runtime_version"] == zlib.ZLIB_RUNTIME_VERSION
     assert info["mode"] == "reference" and info["n_selected"] == 20
     params = {"kind": "zip", "mode": "clean", "k1": 40, "k2": 10, "k3": 5}
@@ -263,7 +263,8 @@ def test_select_zip_rule_writes_selection_and_manifest_and_fails_cleanly(tmp_pat
 
     pool = [json.loads(x) for x in (tmp_path / "results/pools/demo.jsonl").read_text().splitlines()]
     assert pool == generate_pool(n=60, seed=0)
-    expected = [pool[i] for i in port_zip([to_reference_sharegpt(r) for r in pool], 12, 40, 10, 5)]
+    reference = [to_reference_sharegpt(r, i) for i, r in enumerate(pool)]
+    expected = [pool[i] for i in port_zip(reference, 12, 40, 10, 5)]
     data = [json.loads(x) for x in (good / "data.jsonl").read_text().splitlines()]
     assert data == expected  # 15 records: the reference rounds 12 up to whole rounds of k3
     manifest = json.loads((good / "manifest.json").read_text())
