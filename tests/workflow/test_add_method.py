@@ -5,6 +5,7 @@ the wildcard constraints, rule `select` and its adapter script all take it up.""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,20 @@ def test_a_kind_added_through_the_registry_alone_selects_through_snakemake(clone
     assert manifest["method_version"] == 1 and manifest["budget"] == 10
     assert manifest["selected_ids"] == [r["id"] for r in data]
     assert (tmp_path / "logs/select/demo/nth/10.log").is_file()
+
+
+@pytest.mark.slow
+def test_a_new_kind_appears_in_every_view_of_the_selection_report(clone, tmp_path):
+    """docs/adding-a-method.md: the table, the overlap, the rank agreement (the kind's pick
+    order, the registry's default `ranks_by`) and the distributions, beside the baselines."""
+    config = toy_config(step=3)
+    config["methods"].update(random={"kind": "random"}, longest={"kind": "longest"})
+    config["experiments"][0]["methods"] = ["nth", "random", "longest"]
+    write_config(tmp_path, config)
+    run = snakemake_in(clone, tmp_path, "selection_report")
+    assert run.returncode == 0, run.stderr[-3000:]
+    table = (tmp_path / "results/tables/selections.csv").read_text()
+    assert "demo,nth,10," in table
+    log = (tmp_path / "logs/selection_plots/demo.log").read_text()
+    assert "3 selections" in log
+    assert re.search(r"orderings: response chars \(\d+\), nth pick order \(10\) \(10\)", log), log

@@ -4,14 +4,16 @@ score files alone (no training or evaluation needed).
 * Overlap: the Jaccard index |A ∩ B| / |A ∪ B| of the selected ids of every two methods at the
   same budget (a set: ZIP may pick a record twice, quirk Q5).
 * Rank agreement: Spearman's rho between the orderings the methods put on the pool, computed over
-  the records that both order. An ordering is a score per record id, higher first:
-  - IFD scores, one ordering per scorer (the methods superfiltering and cherry rank the pool by
-    them): every scored record, the IFD >= 1 records that the methods then drop included;
-  - response length (method `longest`): every record, in the method's unit;
-  - pick order (methods `zip`, `superfiltering_d`, whose order is built while selecting, not a
-    score of the pool): only the records picked at the method's largest budget, the first pick
-    highest. A pair with a pick order is thus an agreement within those picks.
-  Methods `random` and `full` order nothing.
+  the records that both order. An ordering is a score per record id, higher first; which one a
+  kind contributes is its registry entry's `ranks_by`:
+  - IFD scores, one ordering per scorer a selection read (superfiltering and cherry rank the pool
+    by them): every scored record, the IFD >= 1 records that the methods then drop included;
+  - response length (`longest`): every record, in the method's unit;
+  - pick order (zip, superfiltering_d and any kind that does not say otherwise, whose order is
+    built while selecting, not a score of the pool): only the records picked at the method's
+    largest budget, the first pick highest. A pair with a pick order is thus an agreement within
+    those picks.
+  `random` and `full` order nothing.
 * Distributions: response length and source mix of each selection, beside the pool's.
 """
 
@@ -38,8 +40,8 @@ from workflow_lib.core.jsonio import DataError
 from workflow_lib.report.rank_stats import spearman
 from workflow_lib.report.tables import no_data
 from workflow_lib.select.baselines import response_length
+from workflow_lib.select.registry import KINDS
 
-PICK_ORDER_KINDS = ("zip", "superfiltering_d")
 MIN_COMMON = 3  # records two orderings must share for a rank correlation
 
 
@@ -111,6 +113,12 @@ def overlap(chosen: Sequence[Chosen]) -> dict[str, PairMatrix]:
     return matrices
 
 
+def _ranks_by(c: Chosen) -> str:
+    """The kind's `ranks_by` (a kind no longer registered: its pick order)."""
+    kind = KINDS.get(c.kind)
+    return kind.ranks_by if kind is not None else "picks"
+
+
 def orderings(chosen: Sequence[Chosen], records: Sequence[dict],
               scores: Mapping[str, Sequence[dict]]) -> dict[str, pd.Series]:
     """The orderings the pool's selection methods define (module docstring), each a score per
@@ -125,10 +133,10 @@ def orderings(chosen: Sequence[Chosen], records: Sequence[dict],
         found[f"IFD ({scorer})"] = pd.Series([r["ifd"] for r in rows], [r["id"] for r in rows],
                                              dtype=float)
     ids = [r["id"] for r in records]
-    for unit in dict.fromkeys(c.length_unit for c in chosen if c.kind == "longest"):
+    for unit in dict.fromkeys(c.length_unit for c in chosen if _ranks_by(c) == "length"):
         found[f"response {unit}"] = pd.Series([response_length(r, unit) for r in records], ids,
                                               dtype=float)
-    ordered = [c for c in chosen if c.kind in PICK_ORDER_KINDS]
+    ordered = [c for c in chosen if _ranks_by(c) == "picks"]
     for method in dict.fromkeys(c.method for c in ordered):
         c = max((c for c in ordered if c.method == method), key=lambda c: len(set(c.ids)))
         picks = list(dict.fromkeys(c.ids))

@@ -42,6 +42,10 @@ class SelectionKind:
     mem_mb: int = 2000
     runtime: int = 10
     version: int = 1  # bumped when a decision about a reference quirk changes; in the manifest
+    # How the selection report's rank agreement orders the pool by this kind: its pick order
+    # (the default, so a new kind is never left out), its scorer's IFD scores, the response
+    # length, or nothing (random, full).
+    ranks_by: Literal["picks", "scores", "length", "nothing"] = "picks"
 
     @property
     def during_training(self) -> bool:
@@ -103,6 +107,7 @@ register(SelectionKind(
     description="The whole pool, in pool order (the budget is ignored: one selection, 'all').",
     rounding=Rounding.ROUND,
     ignores_budget=True,
+    ranks_by="nothing",
 ))
 register(SelectionKind(
     name="random",
@@ -110,6 +115,7 @@ register(SelectionKind(
     description="A seeded random sample, in draw order.",
     rounding=Rounding.ROUND,
     params={"seed": _param("Shuffle seed.", type="integer", default=0)},
+    ranks_by="nothing",
 ))
 register(SelectionKind(
     name="longest",
@@ -118,6 +124,7 @@ register(SelectionKind(
     rounding=Rounding.ROUND,
     params={"length": _param("How response length is measured (all assistant turns together).",
                              enum=["chars", "words"], default="chars")},
+    ranks_by="length",
 ))
 register(SelectionKind(
     name="zip",
@@ -156,6 +163,7 @@ def _ifd_filter_kind(preset: str, description: str, threshold: str) -> Selection
         rounding=Rounding.TRUNCATE,
         params={"threshold": _param(f"IFD filter: {threshold}.", **_THRESHOLD)},
         scorer_preset=preset,
+        ranks_by="scores",
         **_IFD_RESOURCES,
     )
 
