@@ -39,7 +39,6 @@ rule lmeval:
         batch_size=lookup(dpath="eval/lmeval/batch_size", within=config),
         limit=lookup(dpath="eval/lmeval/limit", within=config),
         apply_chat_template=EVALUATORS["lmeval"].setting(config, "apply_chat_template"),
-        protocol=EVALUATORS["lmeval"].setting(config, "protocol"),
         confirm_run_unsafe_code=lookup(
             dpath="eval/lmeval/confirm_run_unsafe_code", within=config
         ),

@@ -21,7 +21,6 @@ def main(smk):
         limit=smk.params.limit,
         apply_chat_template=smk.params.apply_chat_template,
         confirm_run_unsafe_code=smk.params.confirm_run_unsafe_code,
-        protocol=smk.params.protocol,
         offline=smk.params.offline,
         threads=smk.threads,
     )

@@ -194,11 +194,9 @@ register(Evaluator(
     version=1,
     rules="rules/lmeval.smk",
     settings={
-        "tasks": lambda c: {**subset(_lmeval(c), "local_tasks", "max_gen_toks"),
-                            "hub_tasks": protocols.hub_tasks(_lmeval(c))},
+        "tasks": lambda c: protocols.task_settings(_lmeval(c)),
         "inference": lambda c: inference_settings(c),
         "apply_chat_template": lambda c: protocols.apply_chat_template(_lmeval(c)),
-        "protocol": lambda c: _lmeval(c)["protocol"],
     },
     files={"results": "results.json", "manifest": "manifest.json"},
 ))

@@ -75,9 +75,8 @@ def test_open_llm_v1_runs_the_leaderboard_tasks_and_shots_without_a_chat_templat
                                   {"task": "mmlu", "num_fewshot": 5},
                                   {"task": "truthfulqa_mc2", "num_fewshot": 0}]
     assert lmeval.setting(config, "apply_chat_template") is False
-    assert lmeval.setting(config, "protocol") == "open_llm_v1"
-    names = write_task_folder(tmp_path / "tasks", heldout={}, local_tasks={},
-                              hub_tasks=tasks["hub_tasks"], max_gen_toks=8)
+    assert tasks["protocol"] == "open_llm_v1"
+    names = write_task_folder(tmp_path / "tasks", heldout={}, **tasks)
     group = yaml.safe_load((tmp_path / "tasks" / f"{HUB_GROUP}.yaml").read_text())
     assert group["task"] == tasks["hub_tasks"]
     cmd = lmeval_command("py", "m", tmp_path / "tasks", names, "o",
@@ -132,8 +131,8 @@ def test_the_average_reaches_the_paper_table(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     monkeypatch.setenv("FAKE_RESULTS", json.dumps(RAW))
-    write_task_folder(tmp_path / "tasks", heldout={}, local_tasks={}, max_gen_toks=8,
-                      hub_tasks=EVALUATORS["lmeval"].setting(config, "tasks")["hub_tasks"])
+    write_task_folder(tmp_path / "tasks", heldout={},
+                      **EVALUATORS["lmeval"].setting(config, "tasks"))
     run = runs(config)[0].name
     out, model = tmp_path / "eval", tmp_path / "model"
     model.mkdir()
@@ -141,7 +140,7 @@ def test_the_average_reaches_the_paper_table(tmp_path, monkeypatch):
     with open(tmp_path / "job.log", "w") as log:
         run_lmeval(model, tmp_path / "tasks", run=run, results=out / "results.json",
                    metrics=out / "metrics.json", manifest=out / "manifest.json", log=log,
-                   python=sys.executable, offline=False, protocol="open_llm_v1",
+                   python=sys.executable, offline=False,
                    apply_chat_template=EVALUATORS["lmeval"].setting(config,
                                                                     "apply_chat_template"))
     assert "--apply_chat_template" not in (tmp_path / "job.log").read_text()

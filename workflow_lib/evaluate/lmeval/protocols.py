@@ -79,6 +79,13 @@ def hub_tasks(block: Mapping) -> list[dict]:
             *block["hub_tasks"]]
 
 
+def task_settings(block: Mapping) -> dict:
+    """What the task folder is written from (`tasks.write_task_folder`'s keyword arguments but
+    `heldout`): local tasks, the hub tasks (the protocol's first), `max_gen_toks`, the protocol."""
+    return {"local_tasks": block["local_tasks"], "hub_tasks": hub_tasks(block),
+            "max_gen_toks": block["max_gen_toks"], "protocol": block["protocol"]}
+
+
 def apply_chat_template(block: Mapping) -> bool:
     """`apply_chat_template`, or when unset (null) the protocol's, true without a protocol."""
     if block["apply_chat_template"] is not None:

@@ -139,15 +139,14 @@ def run_lmeval(model_dir: str | Path, task_dir: str | Path, *, run: str, results
                device: str = "cpu", dtype: str = "auto", device_map: str | None = None,
                batch_size: int | str = 8, limit: int | None = None,
                apply_chat_template: bool = True, confirm_run_unsafe_code: bool = False,
-               protocol: str | None = None, offline: bool = True,
-               threads: int | None = None) -> RunMetrics:
+               offline: bool = True, threads: int | None = None) -> RunMetrics:
     """Evaluate `model_dir` on every task listed in `task_dir`'s tasks.json.
 
     lm-eval's output goes to `log`, an open file (the job's log; lm-eval writes through the same
     file descriptor, so lines stay in order). Its raw files (results, per-document samples) stay
     in `raw/` next to `results`, which receives a copy of its results JSON; `metrics` receives
-    the tidy metrics (with the rows of `protocol`, `protocol_rows`), which are also returned;
-    `manifest` records the model's identity, the task
+    the tidy metrics (with the rows of the listing's protocol, `protocol_rows`), which are also
+    returned; `manifest` records the model's identity, the task
     listing, the inference settings (device, dtype, device map, batch size) and the command.
     Raises UserError naming the log if lm-eval fails.
     """
@@ -180,8 +179,9 @@ def run_lmeval(model_dir: str | Path, task_dir: str | Path, *, run: str, results
         fh.write(found[0].read_bytes())
     raw = json.loads(found[0].read_text(encoding="utf-8"))
     tidy = tidy_metrics(raw, run)
-    if protocol is not None:
-        tidy = RunMetrics(run, "lmeval", [*tidy.rows, *protocol_rows(raw, tidy.rows, protocol)])
+    if listing.get("protocol"):  # absent from a folder written before protocols
+        added = protocol_rows(raw, tidy.rows, listing["protocol"])
+        tidy = RunMetrics(run, "lmeval", [*tidy.rows, *added])
     write_metrics(metrics, tidy)
     # With batch_size auto, batch_sizes are those lm-eval found.
     used = {**inference, "batch_sizes": raw.get("config", {}).get("batch_sizes", [])}
