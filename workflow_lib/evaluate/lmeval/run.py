@@ -146,8 +146,8 @@ def run_lmeval(model_dir: str | Path, task_dir: str | Path, *, run: str, results
     file descriptor, so lines stay in order). Its raw files (results, per-document samples) stay
     in `raw/` next to `results`, which receives a copy of its results JSON; `metrics` receives
     the tidy metrics (with the rows of the listing's protocol, `protocol_rows`), which are also
-    returned; `manifest` records the model's identity, the task
-    listing, the inference settings (device, dtype, device map, batch size) and the command.
+    returned; `manifest` records the model's identity, the task listing, the inference settings
+    (device, dtype, device map, batch size) and the command.
     Raises UserError naming the log if lm-eval fails.
     """
     listing = json.loads((Path(task_dir) / TASKS_FILE).read_text(encoding="utf-8"))
