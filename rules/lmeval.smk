@@ -39,9 +39,7 @@ rule lmeval:
         inference=EVALUATORS["lmeval"].setting(config, "inference"),
         batch_size=lookup(dpath="eval/lmeval/batch_size", within=config),
         limit=lookup(dpath="eval/lmeval/limit", within=config),
-        apply_chat_template=lookup(
-            dpath="eval/lmeval/apply_chat_template", within=config
-        ),
+        apply_chat_template=EVALUATORS["lmeval"].setting(config, "apply_chat_template"),
         confirm_run_unsafe_code=lookup(
             dpath="eval/lmeval/confirm_run_unsafe_code", within=config
         ),

@@ -8,8 +8,7 @@ def main(smk):
     lmeval = smk.params.lmeval
     heldout = {pool: (smk.input[f"heldout_{pool}"], smk.input[f"heldout_mc_{pool}"])
                for pool in smk.params.heldout_pools}
-    write_task_folder(smk.output[0], heldout=heldout, local_tasks=lmeval["local_tasks"],
-                      hub_tasks=lmeval["hub_tasks"], max_gen_toks=lmeval["max_gen_toks"])
+    write_task_folder(smk.output[0], heldout=heldout, **lmeval)
 
 
 run_job(snakemake, main)

@@ -29,6 +29,7 @@ import yaml
 
 from tests.support import ROOT, SHARED
 from workflow_lib.config.validate import validate_config
+from workflow_lib.evaluate.lmeval.protocols import AVERAGE, PROTOCOLS, chosen_benchmarks
 from workflow_lib.evaluate.lmeval.tasks import LOCAL_KINDS
 from workflow_lib.evaluate.registry import EVALUATORS
 
@@ -187,7 +188,8 @@ def _subtask_rows(entries: Iterable) -> set[tuple[str, str]]:
 
 
 def lmeval_rows(config: dict, scratch: Path) -> set[tuple[str, str]]:
-    """Every (benchmark, metric) the recipe's lm-eval tasks report."""
+    """Every (benchmark, metric) the recipe's lm-eval tasks report, with the rows its protocol
+    adds (`run.protocol_rows`)."""
     tasks = EVALUATORS["lmeval"].setting(config, "tasks")
     rows = set()
     for name, spec in tasks["local_tasks"].items():
@@ -195,6 +197,11 @@ def lmeval_rows(config: dict, scratch: Path) -> set[tuple[str, str]]:
             rows |= task_rows(task)
     for spec in tasks["hub_tasks"]:
         rows |= hub_rows(spec["task"])
+    block = config["eval"]["lmeval"]
+    chosen = chosen_benchmarks(block)
+    rows |= {(b.task, b.metric) for b in chosen}  # the protocol's own rows (a subject mean)
+    if chosen and len(chosen) == len(PROTOCOLS[block["protocol"]].benchmarks):
+        rows.add((block["protocol"], AVERAGE))
     return rows
 
 
@@ -273,7 +280,7 @@ def test_recipe_header_columns_are_produced_by_its_planned_jobs(name, tmp_path, 
     monkeypatch.chdir(ROOT)  # the recipes' local paths are relative to the repository
     config = validate_config(yaml.safe_load(text))
     needs_hub = any(c.evaluator == "lmeval" for c in columns if c.status != "missing") and \
-        config["eval"]["lmeval"]["hub_tasks"]
+        EVALUATORS["lmeval"].setting(config, "tasks")["hub_tasks"]
     if needs_hub and lmeval_task_folder() is None:
         pytest.skip("needs lm-eval's task files in .venv-tools (make tools)")
     lmeval = lmeval_rows(config, tmp_path) if EVALUATORS["lmeval"].enabled(config) else set()

@@ -36,6 +36,7 @@ from typing import TextIO
 from workflow_lib.config.batch import world_size
 from workflow_lib.config.grid import method_kind, runs
 from workflow_lib.core.manifest import REHEARSAL_ENV
+from workflow_lib.evaluate.lmeval import protocols
 from workflow_lib.select.budget import Budget
 
 # The stand-ins the demo and the tests use.
@@ -114,7 +115,7 @@ def _pools(config: dict, settings: dict, changes: list[str]) -> None:
             pool["limit"] = records
             changes.append(f"pools.{name}: first {records} records of {source['path']}")
     needs_pool = config["models"] and settings["model"] == "tiny"
-    hub_tasks = bool(config["eval"]["lmeval"]["hub_tasks"])
+    hub_tasks = bool(protocols.hub_tasks(config["eval"]["lmeval"]))
     if not config["pools"] and (needs_pool or hub_tasks):
         config["pools"][STAND_IN_POOL] = {"source": {"kind": "demo", "n": records,
                                                      "heldout_n": heldout}}
@@ -196,12 +197,13 @@ def _evaluation(config: dict, settings: dict, changes: list[str]) -> None:
     ev = config["eval"]
     lmeval, limit, tokens = ev["lmeval"], settings["eval_limit"], settings["new_tokens"]
     demo = [p for p, pool in config["pools"].items() if pool["source"]["kind"] == "demo"]
-    if lmeval["hub_tasks"]:
-        names = ", ".join(t["task"] for t in lmeval["hub_tasks"])
+    if protocols.hub_tasks(lmeval):
+        names = ", ".join(t["task"] for t in protocols.hub_tasks(lmeval))
         lmeval["hub_tasks"], lmeval["heldout"] = [], True
+        lmeval["protocol"] = lmeval["protocol_tasks"] = None
         lmeval["confirm_run_unsafe_code"] = False
-        changes.append(f"eval.lmeval.hub_tasks: {names} -> the held-out tasks of the demo "
-                       f"pools ({', '.join(demo)})")
+        changes.append(f"eval.lmeval.hub_tasks/protocol: {names} -> the held-out tasks of the "
+                       f"demo pools ({', '.join(demo)})")
     if lmeval["limit"] is None or lmeval["limit"] > limit:
         lmeval["limit"] = limit
         changes.append(f"eval.lmeval.limit: {limit} documents per task")

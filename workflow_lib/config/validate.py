@@ -23,6 +23,7 @@ from workflow_lib.config.scorers import ITERIT_PREFIX
 from workflow_lib.core import paths
 from workflow_lib.core.errors import ConfigError
 from workflow_lib.evaluate.inference import inference_problems
+from workflow_lib.evaluate.lmeval.protocols import protocol_problems
 from workflow_lib.evaluate.registry import EVALUATORS
 from workflow_lib.select.budget import Budget, BudgetError
 from workflow_lib.select.registry import KINDS
@@ -190,6 +191,7 @@ def _reference_problems(config: dict) -> list[str]:
             problems.append(f"eval.alpaca_eval.methods.{i}: {name!r} is not defined in methods "
                             f"(defined: {_defined(config['methods'])})")
     problems += inference_problems(config)
+    problems += protocol_problems(config["eval"]["lmeval"], config["tools_python"])
     for i, exp in enumerate(config["experiments"]):
         during = [m for m in exp["methods"]
                   if m in config["methods"] and method_kind(config, m).during_training]

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from workflow_lib.core import paths
 from workflow_lib.evaluate.inference import inference_settings
 from workflow_lib.evaluate.judge import TRANSPORT_KEYS
+from workflow_lib.evaluate.lmeval import protocols
 from workflow_lib.evaluate.pairwise.pairs import grid_pairs
 
 if TYPE_CHECKING:  # the grid's runs are passed in; config (a layer above) is not imported
@@ -177,11 +178,13 @@ def _alpaca_eval(config: Mapping) -> Mapping:
 
 
 def _lmeval_has_tasks(config: Mapping) -> bool:
-    """Whether lm-eval has a task: hub or local tasks, or the held-out tasks of a demo pool (a
-    config with none evaluates with the other evaluators only, as the ZIP recipe's MT-bench)."""
+    """Whether lm-eval has a task: a protocol's, hub or local tasks, or the held-out tasks of a
+    demo pool (a config with none evaluates with the other evaluators only, as the ZIP
+    recipe's MT-bench)."""
     lmeval = config["eval"]["lmeval"]
     demo = any(p["source"]["kind"] == "demo" for p in config["pools"].values())
-    return bool(lmeval["hub_tasks"] or lmeval["local_tasks"] or (lmeval["heldout"] and demo))
+    return bool(protocols.hub_tasks(lmeval) or lmeval["local_tasks"]
+                or (lmeval["heldout"] and demo))
 
 
 register(Evaluator(
@@ -191,8 +194,9 @@ register(Evaluator(
     version=1,
     rules="rules/lmeval.smk",
     settings={
-        "tasks": lambda c: subset(_lmeval(c), "local_tasks", "hub_tasks", "max_gen_toks"),
+        "tasks": lambda c: protocols.task_settings(_lmeval(c)),
         "inference": lambda c: inference_settings(c),
+        "apply_chat_template": lambda c: protocols.apply_chat_template(_lmeval(c)),
     },
     files={"results": "results.json", "manifest": "manifest.json"},
 ))

@@ -133,7 +133,8 @@ def task_dir(tmp_path: Path) -> Path:
 def test_task_folder_lists_tasks_and_loads_data_by_absolute_path(task_dir):
     listing = json.loads((task_dir / TASKS_FILE).read_text())
     assert listing == {"tasks": ["demo_heldout_gen", "demo_heldout_mc", "gsm", "mmlu", "tqa",
-                                 "sieve_hub"], "hub_tasks": ["arc_challenge", "hellaswag"]}
+                                 "sieve_hub"], "hub_tasks": ["arc_challenge", "hellaswag"],
+                       "protocol": None}
     configs = load_tasks(task_dir)
     for config in configs.values():
         assert config["metadata"] == {"version": 1.0}

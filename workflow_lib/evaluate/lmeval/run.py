@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import TextIO
 
 from workflow_lib.core.errors import UserError
-from workflow_lib.core.jsonio import atomic_output
+from workflow_lib.core.jsonio import DataError, atomic_output
 from workflow_lib.core.manifest import write_manifest
 from workflow_lib.core.tool_env import tool_env
 from workflow_lib.evaluate.inference import resolve_dtype
+from workflow_lib.evaluate.lmeval.protocols import AVERAGE, PROTOCOLS, SUBJECT_MEAN
 from workflow_lib.evaluate.lmeval.tasks import TASKS_FILE
 from workflow_lib.evaluate.metrics import MetricRow, RunMetrics, write_metrics
 from workflow_lib.models.identity import model_identity
@@ -63,6 +64,40 @@ def tidy_metrics(raw: dict, run: str) -> RunMetrics:
                 higher_is_better=raw["higher_is_better"][task][metric],
             ))
     return RunMetrics(run, "lmeval", rows)
+
+
+def _leaves(raw: dict, group: str) -> list[str]:
+    """The tasks under `group` (through its subgroups), from the results' `group_subtasks`."""
+    subtasks = raw.get("group_subtasks", {})
+    return [leaf for sub in subtasks.get(group, [])
+            for leaf in (_leaves(raw, sub) if subtasks.get(sub) else [sub])]
+
+
+def subject_mean(raw: dict, group: str) -> MetricRow:
+    """`group`'s accuracy as the plain mean of its subjects' `acc` (every subject counts the
+    same, as the Open LLM Leaderboard v1 averaged MMLU; lm-eval 0.4 weights them by size)."""
+    subjects = _leaves(raw, group)
+    if not subjects:
+        raise DataError(f"lm-eval results list no subtasks of {group!r}", field="group_subtasks")
+    values = [_number(raw["results"][s]["acc,none"]) for s in subjects]
+    return MetricRow(benchmark=group, metric=SUBJECT_MEAN,
+                     value=None if None in values else sum(values) / len(values),
+                     stderr=None, n=_n_docs(raw, group), higher_is_better=True)
+
+
+def protocol_rows(raw: dict, rows: Sequence[MetricRow], protocol: str) -> list[MetricRow]:
+    """The rows `protocol` adds to lm-eval's: the subject mean of each of its groups scored so
+    that ran, and, when every one of its benchmarks ran, their average (`{protocol}/average`,
+    the mean of each benchmark's protocol metric; null if one of them is)."""
+    benchmarks = [b for b in PROTOCOLS[protocol].benchmarks if b.task in raw["results"]]
+    added = [subject_mean(raw, b.task) for b in benchmarks if b.metric == SUBJECT_MEAN]
+    if len(benchmarks) < len(PROTOCOLS[protocol].benchmarks):
+        return added
+    value = {(r.benchmark, r.metric): r.value for r in [*rows, *added]}
+    scores = [value.get((b.task, b.metric)) for b in benchmarks]
+    mean = None if None in scores else sum(scores) / len(scores)
+    return [*added, MetricRow(benchmark=protocol, metric=AVERAGE, value=mean, stderr=None,
+                              n=None, higher_is_better=True)]
 
 
 def lmeval_model_args(model_dir: str | Path, *, device: str = "cpu", dtype: str = "auto",
@@ -110,8 +145,9 @@ def run_lmeval(model_dir: str | Path, task_dir: str | Path, *, run: str, results
     lm-eval's output goes to `log`, an open file (the job's log; lm-eval writes through the same
     file descriptor, so lines stay in order). Its raw files (results, per-document samples) stay
     in `raw/` next to `results`, which receives a copy of its results JSON; `metrics` receives
-    the tidy metrics, which are also returned; `manifest` records the model's identity, the task
-    listing, the inference settings (device, dtype, device map, batch size) and the command.
+    the tidy metrics (with the rows of the listing's protocol, `protocol_rows`), which are also
+    returned; `manifest` records the model's identity, the task listing, the inference settings
+    (device, dtype, device map, batch size) and the command.
     Raises UserError naming the log if lm-eval fails.
     """
     listing = json.loads((Path(task_dir) / TASKS_FILE).read_text(encoding="utf-8"))
@@ -143,6 +179,9 @@ def run_lmeval(model_dir: str | Path, task_dir: str | Path, *, run: str, results
         fh.write(found[0].read_bytes())
     raw = json.loads(found[0].read_text(encoding="utf-8"))
     tidy = tidy_metrics(raw, run)
+    if listing.get("protocol"):  # absent from a folder written before protocols
+        added = protocol_rows(raw, tidy.rows, listing["protocol"])
+        tidy = RunMetrics(run, "lmeval", [*tidy.rows, *added])
     write_metrics(metrics, tidy)
     # With batch_size auto, batch_sizes are those lm-eval found.
     used = {**inference, "batch_sizes": raw.get("config", {}).get("batch_sizes", [])}

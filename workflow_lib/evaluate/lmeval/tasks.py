@@ -280,12 +280,14 @@ def hub_group(hub_tasks: Sequence[Mapping]) -> dict:
 
 def write_task_folder(out_dir: str | Path, *, heldout: Mapping[str, tuple[str, str]],
                       local_tasks: Mapping[str, Mapping], hub_tasks: Sequence[Mapping],
-                      max_gen_toks: int) -> list[str]:
+                      max_gen_toks: int, protocol: str | None = None) -> list[str]:
     """Write every task's YAML and data under `out_dir`; returns (and writes to `tasks.json`)
     the task and group names to evaluate, in order: held-out, local, then the hub group.
 
     `heldout` maps a demo pool to its (heldout.jsonl, heldout_mc.jsonl); `local_tasks` and
-    `hub_tasks` are `eval.lmeval.local_tasks` / `hub_tasks` of the config.
+    `hub_tasks` are `eval.lmeval.local_tasks` / `hub_tasks` of the config (with its protocol's
+    tasks); `protocol`, recorded in `tasks.json`, tells the run which rows to add
+    (`run.protocol_rows`).
     """
     if not (heldout or local_tasks or hub_tasks):
         raise UserError("no lm-eval tasks: set eval.lmeval.heldout with a demo pool, or add "
@@ -312,5 +314,6 @@ def write_task_folder(out_dir: str | Path, *, heldout: Mapping[str, tuple[str, s
     (out / f"{PROCESS_MODULE}.py").write_text(
         f'"""Written by Sieve (workflow_lib/evaluate/lmeval/tasks.py)."""\n\nimport math\n\n\n'
         f"{inspect.getsource(truthfulqa_mc2)}", encoding="utf-8")
-    write_json(out / TASKS_FILE, {"tasks": names, "hub_tasks": [t["task"] for t in hub_tasks]})
+    write_json(out / TASKS_FILE, {"tasks": names, "hub_tasks": [t["task"] for t in hub_tasks],
+                                  "protocol": protocol})
     return names
