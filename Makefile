@@ -66,7 +66,7 @@ chromium:
 	  { echo "make chromium: install Chromium (Debian: apt-get install chromium)" >&2; exit 1; }
 
 # Every recipe's rehearsal for real (tests/workflow/test_rehearsal.py; make test runs the two
-# DeepSpeed recipes only): README, "Rehearse a recipe before booking GPUs".
+# DeepSpeed recipes only): docs/cluster.md, "Rehearse a recipe before booking GPUs".
 rehearse: venv tools
 	SIEVE_REHEARSE_ALL=1 $(BIN)/pytest tests/workflow/test_rehearsal.py
 

@@ -351,7 +351,7 @@ README_ROW = re.compile(r"^\| `configs/(?P<recipe>[\w.-]+\.yaml)` \| (?P<trainin
 
 
 def test_readme_gpu_table_matches_the_recipes():
-    """The README's "Reproducing a paper on a GPU cluster" table: each row's nodes, GPUs,
+    """The README's "Run a paper recipe" table: each row's nodes, GPUs,
     strategy and (where it gives one) training length are the recipe's."""
     rows = list(README_ROW.finditer((ROOT / "README.md").read_text()))
     assert {row["recipe"] for row in rows} >= {"superfiltering-alpaca.yaml", "zip-deita.yaml",
