@@ -155,8 +155,10 @@ def _load(path: Path) -> dict:
 
 def task_rows(config: dict) -> set[tuple[str, str]]:
     """(benchmark, metric) rows of one task or group config, as `tidy_metrics` names them."""
-    if "group" in config:
-        return {(config["group"], m["metric"]) for m in config.get("aggregate_metric_list") or []}
+    if "group" in config:  # an aggregate over a filter is named by it (bbh's get-answer)
+        return {(config["group"], m["metric"] if m.get("filter_list", "none") == "none"
+                 else f"{m['metric']}_{m['filter_list']}")
+                for m in config.get("aggregate_metric_list") or []}
     metrics = [n for m in config.get("metric_list") or [] for n in _metric_names(m)] or \
         DEFAULT_METRICS[config.get("output_type", "loglikelihood")]
     filters = [f["name"] for f in config.get("filter_list") or []] or ["none"]
@@ -200,7 +202,8 @@ def lmeval_rows(config: dict, scratch: Path) -> set[tuple[str, str]]:
     block = config["eval"]["lmeval"]
     chosen = chosen_benchmarks(block)
     rows |= {(b.task, b.metric) for b in chosen}  # the protocol's own rows (a subject mean)
-    if chosen and len(chosen) == len(PROTOCOLS[block["protocol"]].benchmarks):
+    protocol = PROTOCOLS.get(block["protocol"])
+    if chosen and protocol.average and len(chosen) == len(protocol.benchmarks):
         rows.add((block["protocol"], AVERAGE))
     return rows
 

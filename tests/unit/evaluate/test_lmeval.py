@@ -134,7 +134,7 @@ def test_task_folder_lists_tasks_and_loads_data_by_absolute_path(task_dir):
     listing = json.loads((task_dir / TASKS_FILE).read_text())
     assert listing == {"tasks": ["demo_heldout_gen", "demo_heldout_mc", "gsm", "mmlu", "tqa",
                                  "sieve_hub"], "hub_tasks": ["arc_challenge", "hellaswag"],
-                       "protocol": None}
+                       "protocol": None, "passes": []}
     configs = load_tasks(task_dir)
     for config in configs.values():
         assert config["metadata"] == {"version": 1.0}

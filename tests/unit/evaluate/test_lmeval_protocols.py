@@ -165,7 +165,7 @@ def fake_tools(tmp_path: Path, task_files: list[str]) -> str:
 @pytest.mark.parametrize("lmeval, message", [
     ({"protocol": "open_llm_v3"},
      "eval.lmeval.protocol: 'open_llm_v3' is not a protocol of Sieve's lm-eval "
-     "(protocols: open_llm_v1)"),
+     "(protocols: open_llm_v1, iterit_open_instruct)"),
     ({"apply_chat_template": True},
      "eval.lmeval.apply_chat_template: open_llm_v1 sets it to false; leave it unset"),
     ({"protocol_tasks": ["gsm8k"]},

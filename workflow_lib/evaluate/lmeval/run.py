@@ -87,11 +87,12 @@ def subject_mean(raw: dict, group: str) -> MetricRow:
 
 def protocol_rows(raw: dict, rows: Sequence[MetricRow], protocol: str) -> list[MetricRow]:
     """The rows `protocol` adds to lm-eval's: the subject mean of each of its groups scored so
-    that ran, and, when every one of its benchmarks ran, their average (`{protocol}/average`,
-    the mean of each benchmark's protocol metric; null if one of them is)."""
+    that ran, and, when every one of its benchmarks ran and it reports one, their average
+    (`{protocol}/average`, the mean of each benchmark's protocol metric; null if one of them
+    is)."""
     benchmarks = [b for b in PROTOCOLS[protocol].benchmarks if b.task in raw["results"]]
     added = [subject_mean(raw, b.task) for b in benchmarks if b.metric == SUBJECT_MEAN]
-    if len(benchmarks) < len(PROTOCOLS[protocol].benchmarks):
+    if not PROTOCOLS[protocol].average or len(benchmarks) < len(PROTOCOLS[protocol].benchmarks):
         return added
     value = {(r.benchmark, r.metric): r.value for r in [*rows, *added]}
     scores = [value.get((b.task, b.metric)) for b in benchmarks]
@@ -115,11 +116,13 @@ def lmeval_command(python: str, model_dir: str | Path, task_dir: str | Path,
                    tasks: Sequence[str], output_dir: str | Path, *, device: str = "cpu",
                    dtype: str = "auto", device_map: str | None = None,
                    batch_size: int | str = 8, limit: int | None = None,
-                   apply_chat_template: bool = True,
+                   apply_chat_template: bool = True, fewshot_as_multiturn: bool | None = None,
                    confirm_run_unsafe_code: bool = False) -> list[str]:
     """The lm-eval command line (model arguments: `lmeval_model_args`; `batch_size` a number
-    or "auto"; samples are logged); `confirm_run_unsafe_code` lets tasks that execute
-    model-written code (humaneval, mbpp) run."""
+    or "auto"; samples are logged); `fewshot_as_multiturn` false keeps the few-shot examples
+    in one user turn of the chat template (lm-eval's default: one turn each);
+    `confirm_run_unsafe_code` lets tasks that execute model-written code (humaneval, mbpp)
+    run."""
     model_args = lmeval_model_args(model_dir, device=device, dtype=dtype, device_map=device_map)
     cmd = [python, "-m", "lm_eval", "run", "--model", "hf", "--model_args", model_args,
            "--include_path", str(Path(task_dir).resolve()), "--tasks", ",".join(tasks),
@@ -127,11 +130,23 @@ def lmeval_command(python: str, model_dir: str | Path, task_dir: str | Path,
            "--output_path", str(Path(output_dir).resolve()), "--log_samples"]
     if apply_chat_template:
         cmd.append("--apply_chat_template")
+        if fewshot_as_multiturn is not None:
+            cmd += ["--fewshot_as_multiturn", str(fewshot_as_multiturn).lower()]
     if limit is not None:
         cmd += ["--limit", str(limit)]
     if confirm_run_unsafe_code:
         cmd.append("--confirm_run_unsafe_code")
     return cmd
+
+
+RESULT_SECTIONS = ("results", "group_subtasks", "higher_is_better", "n-samples", "configs")
+
+
+def merge_results(raws: Sequence[dict]) -> dict:
+    """One results JSON from those of several lm-eval calls on disjoint tasks: their per-task
+    sections joined, the rest (config, versions) the first call's."""
+    return {**raws[0], **{key: {k: v for raw in raws for k, v in raw.get(key, {}).items()}
+                          for key in RESULT_SECTIONS}}
 
 
 def run_lmeval(model_dir: str | Path, task_dir: str | Path, *, run: str, results: str | Path,
@@ -140,14 +155,17 @@ def run_lmeval(model_dir: str | Path, task_dir: str | Path, *, run: str, results
                batch_size: int | str = 8, limit: int | None = None,
                apply_chat_template: bool = True, confirm_run_unsafe_code: bool = False,
                offline: bool = True, threads: int | None = None) -> RunMetrics:
-    """Evaluate `model_dir` on every task listed in `task_dir`'s tasks.json.
+    """Evaluate `model_dir` on every task listed in `task_dir`'s tasks.json: one lm-eval call
+    for its `tasks` with `apply_chat_template`, then one per entry of its `passes` (protocol
+    benchmarks with their own chat template), their results merged (`merge_results`).
 
     lm-eval's output goes to `log`, an open file (the job's log; lm-eval writes through the same
     file descriptor, so lines stay in order). Its raw files (results, per-document samples) stay
-    in `raw/` next to `results`, which receives a copy of its results JSON; `metrics` receives
+    in `raw/` next to `results` (`raw/pass{n}/` with passes), which receives the (merged)
+    results JSON; `metrics` receives
     the tidy metrics (with the rows of the listing's protocol, `protocol_rows`), which are also
     returned; `manifest` records the model's identity, the task listing, the inference settings
-    (device, dtype, device map, batch size) and the command.
+    (device, dtype, device map, batch size) and the commands.
     Raises UserError naming the log if lm-eval fails.
     """
     listing = json.loads((Path(task_dir) / TASKS_FILE).read_text(encoding="utf-8"))
@@ -158,12 +176,42 @@ def run_lmeval(model_dir: str | Path, task_dir: str | Path, *, run: str, results
     shutil.rmtree(raw_dir, ignore_errors=True)
     inference = {"device": device, "dtype": resolve_dtype(dtype, device),
                  "device_map": device_map, "batch_size": batch_size}
-    cmd = lmeval_command(python, model_dir, task_dir, listing["tasks"], raw_dir, **inference,
-                         limit=limit, apply_chat_template=apply_chat_template,
-                         confirm_run_unsafe_code=confirm_run_unsafe_code)
+    protocol = PROTOCOLS[listing["protocol"]] if listing.get("protocol") else None
+    calls = [(listing["tasks"], apply_chat_template),
+             *((p["tasks"], p["apply_chat_template"]) for p in listing.get("passes", []))]
     # The code_eval metric of humaneval and mbpp asks for this variable besides the flag.
     code_eval = {"HF_ALLOW_CODE_EVAL": "1"} if confirm_run_unsafe_code else {}
     env = tool_env(offline, threads, TOKENIZERS_PARALLELISM="false", **code_eval)
+    start, commands, raws = time.perf_counter(), [], []
+    for number, (tasks, chat) in enumerate(calls):
+        out_dir = raw_dir if len(calls) == 1 else raw_dir / f"pass{number}"
+        cmd = lmeval_command(python, model_dir, task_dir, tasks, out_dir, **inference,
+                             limit=limit, apply_chat_template=chat,
+                             fewshot_as_multiturn=protocol.fewshot_as_multiturn
+                             if protocol else None,
+                             confirm_run_unsafe_code=confirm_run_unsafe_code)
+        commands.append(cmd)
+        raws.append(_call_lmeval(cmd, out_dir, env, log))
+    raw = merge_results(raws)
+    with atomic_output(results, "w") as fh:
+        json.dump(raw, fh, indent=2)
+    tidy = tidy_metrics(raw, run)
+    if protocol is not None:  # absent from a folder written before protocols
+        tidy = RunMetrics(run, "lmeval", [*tidy.rows, *protocol_rows(raw, tidy.rows,
+                                                                     protocol.name)])
+    write_metrics(metrics, tidy)
+    # With batch_size auto, batch_sizes are those lm-eval found.
+    used = {**inference, "batch_sizes": raw.get("config", {}).get("batch_sizes", [])}
+    write_manifest(manifest, inputs={"tasks": Path(task_dir) / TASKS_FILE}, run=run,
+                   model=model_identity(model_dir), inference=used, command=commands[0],
+                   further_commands=commands[1:],
+                   wall_time_s=round(time.perf_counter() - start, 3))
+    return tidy
+
+
+def _call_lmeval(cmd: list[str], out_dir: Path, env: dict, log: TextIO) -> dict:
+    """Run one lm-eval command, its output to `log`; its results JSON (one under `out_dir`).
+    Raises UserError naming the log if lm-eval fails or leaves no single results file."""
     start = time.perf_counter()
     print("$", " ".join(cmd), file=log, flush=True)
     proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, check=False)
@@ -171,21 +219,8 @@ def run_lmeval(model_dir: str | Path, task_dir: str | Path, *, run: str, results
           file=log, flush=True)
     if proc.returncode != 0:
         raise UserError(f"lm-eval failed with exit status {proc.returncode}; see {log.name}")
-    found = sorted(raw_dir.glob("**/results_*.json"))
+    found = sorted(out_dir.glob("**/results_*.json"))
     if len(found) != 1:
-        raise UserError(f"expected one results_*.json from lm-eval in {raw_dir}, found "
+        raise UserError(f"expected one results_*.json from lm-eval in {out_dir}, found "
                         f"{len(found)}; see {log.name}")
-    with atomic_output(results, "wb") as fh:
-        fh.write(found[0].read_bytes())
-    raw = json.loads(found[0].read_text(encoding="utf-8"))
-    tidy = tidy_metrics(raw, run)
-    if listing.get("protocol"):  # absent from a folder written before protocols
-        added = protocol_rows(raw, tidy.rows, listing["protocol"])
-        tidy = RunMetrics(run, "lmeval", [*tidy.rows, *added])
-    write_metrics(metrics, tidy)
-    # With batch_size auto, batch_sizes are those lm-eval found.
-    used = {**inference, "batch_sizes": raw.get("config", {}).get("batch_sizes", [])}
-    write_manifest(manifest, inputs={"tasks": Path(task_dir) / TASKS_FILE}, run=run,
-                   model=model_identity(model_dir), inference=used, command=cmd,
-                   wall_time_s=round(time.perf_counter() - start, 3))
-    return tidy
+    return json.loads(found[0].read_text(encoding="utf-8"))

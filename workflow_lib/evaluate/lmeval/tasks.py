@@ -5,6 +5,9 @@ absolute paths (lm-eval resolves `data_files` against its working directory), an
 with the names to pass to `--tasks`. Local benchmarks are rebuilt from the public files:
 GSM8K (`question`/`answer` JSONL), MMLU (a folder of `{dev,test}/{subject}_{split}.csv` with a
 header row and answers 0-3) and TruthfulQA (`mc_task.json`, scored with the mc2 metric).
+lm-eval's own tasks run through a group per chat-template setting (`HUB_GROUP`, with the run's;
+`HUB_GROUPS` for the protocol benchmarks that set their own), each entry overriding lm-eval's
+task config (shots, a seeded sample of the test documents, repeats, generation settings).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import csv
 import inspect
 import math
+import random
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -20,9 +24,12 @@ import yaml
 
 from workflow_lib.core.errors import UserError
 from workflow_lib.core.jsonio import DataError, read_jsonl, read_records, write_json, write_jsonl
+from workflow_lib.evaluate.lmeval.protocols import SAMPLE_SEED
 
 GSM8K_MAX_GEN_TOKS = 256  # room for a worked solution, as in lm-eval's gsm8k task
 HUB_GROUP = "sieve_hub"
+# The group of the protocol benchmarks that set their own chat template, by that setting.
+HUB_GROUPS = {True: "sieve_hub_chat", False: "sieve_hub_plain"}
 TASKS_FILE = "tasks.json"
 PROCESS_MODULE = "sieve_process"
 MMLU_CHOICES = ("A", "B", "C", "D")
@@ -56,6 +63,20 @@ def truthfulqa_mc2(doc: dict, results: list) -> dict[str, float]:
     weights = [math.exp(ll - top) for ll in lls]
     true_mass = sum(w for w, label in zip(weights, doc["labels"], strict=True) if label)
     return {"mc2": true_mass / sum(weights)}
+
+
+def seeded_sample(dataset, k: int, seed: int):
+    """lm-eval `process_docs`: `k` documents drawn as open-instruct draws them
+    (`random.seed(seed); random.sample(docs, k)`), all of them where there are no more than
+    `k`. Positions are drawn, so the same documents in the same order give the same draw."""
+    if len(dataset) <= k:
+        return dataset
+    return dataset.select(random.Random(seed).sample(range(len(dataset)), k))
+
+
+def _sample_function(k: int) -> str:
+    """The name of the task folder's `process_docs` function drawing `k` documents."""
+    return f"sample_{k}"
 
 
 def gsm8k_answer(solution: str) -> str:
@@ -270,12 +291,30 @@ def truthfulqa_mc2_task(name: str, spec: Mapping, data_dir: Path) -> list[dict]:
 LOCAL_KINDS = {"gsm8k": gsm8k_task, "mmlu": mmlu_tasks, "truthfulqa_mc2": truthfulqa_mc2_task}
 
 
-def hub_group(hub_tasks: Sequence[Mapping]) -> dict:
-    """A group running lm-eval's own tasks by name, each with its own few-shot count."""
-    entries = [spec["task"] if spec.get("num_fewshot") is None
-               else {"task": spec["task"], "num_fewshot": spec["num_fewshot"]}
-               for spec in hub_tasks]
-    return {"group": HUB_GROUP, "task": entries}
+def _hub_entry(spec: Mapping) -> str | dict:
+    """A group's entry for one hub task: its name, or its name and the keys it overrides (a
+    `sample` becomes the `process_docs` that draws it)."""
+    entry = {k: v for k, v in spec.items()
+             if v is not None and k not in ("sample", "chat_template")}
+    if spec.get("sample"):
+        entry["process_docs"] = _Function(f"{PROCESS_MODULE}.{_sample_function(spec['sample'])}")
+    return spec["task"] if list(entry) == ["task"] else entry
+
+
+def hub_group(hub_tasks: Sequence[Mapping], name: str = HUB_GROUP) -> dict:
+    """A group `name` running lm-eval's own tasks by name, each with its own overrides."""
+    return {"group": name, "task": [_hub_entry(spec) for spec in hub_tasks]}
+
+
+def _process_module(samples: Iterable[int]) -> str:
+    """The task folder's Python module: `truthfulqa_mc2`, `seeded_sample` and one
+    `sample_{k}` per sample size (lm-eval's `process_docs` takes the dataset only)."""
+    wrappers = "".join(
+        f"\n\ndef {_sample_function(k)}(dataset):\n"
+        f"    return seeded_sample(dataset, {k}, {SAMPLE_SEED})\n" for k in sorted(set(samples)))
+    return (f'"""Written by Sieve (workflow_lib/evaluate/lmeval/tasks.py)."""\n\nimport math\n'
+            f"import random\n\n\n{inspect.getsource(truthfulqa_mc2)}\n\n"
+            f"{inspect.getsource(seeded_sample)}{wrappers}")
 
 
 def write_task_folder(out_dir: str | Path, *, heldout: Mapping[str, tuple[str, str]],
@@ -287,7 +326,8 @@ def write_task_folder(out_dir: str | Path, *, heldout: Mapping[str, tuple[str, s
     `heldout` maps a demo pool to its (heldout.jsonl, heldout_mc.jsonl); `local_tasks` and
     `hub_tasks` are `eval.lmeval.local_tasks` / `hub_tasks` of the config (with its protocol's
     tasks); `protocol`, recorded in `tasks.json`, tells the run which rows to add
-    (`run.protocol_rows`).
+    (`run.protocol_rows`). Hub tasks with their own `chat_template` go to `HUB_GROUPS`, listed
+    in `tasks.json` as `passes`: one more lm-eval call each, with that setting.
     """
     if not (heldout or local_tasks or hub_tasks):
         raise UserError("no lm-eval tasks: set eval.lmeval.heldout with a demo pool, or add "
@@ -303,17 +343,23 @@ def write_task_folder(out_dir: str | Path, *, heldout: Mapping[str, tuple[str, s
     for name, spec in local_tasks.items():
         configs += LOCAL_KINDS[spec["kind"]](name, spec, data_dir)
         names.append(name)
-    if hub_tasks:
-        configs.append(hub_group(hub_tasks))
+    plain = [t for t in hub_tasks if t.get("chat_template") is None]
+    if plain:
+        configs.append(hub_group(plain))
         names.append(HUB_GROUP)
+    passes = []
+    for chat, group in HUB_GROUPS.items():
+        own = [t for t in hub_tasks if t.get("chat_template") is chat]
+        if own:
+            configs.append(hub_group(own, group))
+            passes.append({"tasks": [group], "apply_chat_template": chat})
     for config in configs:
         config["metadata"] = {"version": 1.0}
         text = yaml.dump(config, Dumper=_TaskDumper, sort_keys=False, allow_unicode=True,
                          width=1 << 16)
         (out / f"{config.get('group', config['task'])}.yaml").write_text(text, encoding="utf-8")
     (out / f"{PROCESS_MODULE}.py").write_text(
-        f'"""Written by Sieve (workflow_lib/evaluate/lmeval/tasks.py)."""\n\nimport math\n\n\n'
-        f"{inspect.getsource(truthfulqa_mc2)}", encoding="utf-8")
+        _process_module(t["sample"] for t in hub_tasks if t.get("sample")), encoding="utf-8")
     write_json(out / TASKS_FILE, {"tasks": names, "hub_tasks": [t["task"] for t in hub_tasks],
-                                  "protocol": protocol})
+                                  "protocol": protocol, "passes": passes})
     return names
