@@ -13,6 +13,7 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 from workflow_lib.core.errors import ConfigError
+from workflow_lib.config.columns import header_problems
 from workflow_lib.config.grid import pairwise_pairs, runs
 from workflow_lib.config.targets import finetune_runs, iterit_runs
 from workflow_lib.config.validate import (
@@ -41,7 +42,13 @@ try:
     PAIRS = pairwise_pairs(config)  # (run, reference run) of pairwise judging
 except ConfigError as err:
     sys.exit(f"ERROR: {err}")
-for problem in local_source_problems(config):
+# A recipe's header maps the paper's columns to evaluators (workflow_lib/config/columns.py).
+header = [
+    p
+    for f in workflow.overwrite_configfiles or ["config.yaml"]
+    for p in header_problems(f, config)
+]
+for problem in local_source_problems(config) + header:
     sys.exit(f"ERROR: {problem}")
 FINETUNE_RUNS = finetune_runs(RUNS)  # rule train: fine-tunes on a selection file
 ITERIT_RUNS = iterit_runs(RUNS)  # rule train_iterit: runs that select while training

@@ -21,13 +21,13 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.support import ROOT, SHARED
+from workflow_lib.config.columns import Column, parse_column, parse_header
 from workflow_lib.config.validate import validate_config
 from workflow_lib.evaluate.lmeval.protocols import AVERAGE, PROTOCOLS, chosen_benchmarks
 from workflow_lib.evaluate.lmeval.tasks import LOCAL_KINDS
@@ -35,65 +35,7 @@ from workflow_lib.evaluate.registry import EVALUATORS
 
 PAPER_RECIPES = ["superfiltering-alpaca.yaml", "iterit-llama3.yaml", "iterit-alpaca.yaml",
                  "zip-deita.yaml", "mtbench-gpt4.yaml", "compression-intelligence.yaml"]
-STATUSES = ("exact", "approximation", "missing")
-TABLE = re.compile(r"^#\s+Paper table:\s*(?P<table>\S.*)$")
-COLUMN_START = re.compile(r"^#\s+column:")
-COLUMN = re.compile(r"^#\s+column:\s*(?P<name>\S.*?)\s+->\s+(?P<target>\S+)\s+\|\s+"
-                    r"(?P<status>[a-z]+)(?::\s*(?P<note>\S.*?))?\s*$")
 NO_SHARED = "needs ../shared/data beside the repository (the real public samples)"
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column of a paper's table and what produces it."""
-
-    name: str
-    status: str
-    evaluator: str | None = None
-    benchmark: str | None = None
-    metric: str | None = None
-    note: str | None = None
-
-    def __str__(self) -> str:
-        return f"{self.name!r} -> {self.evaluator}:{self.benchmark}:{self.metric}"
-
-
-def parse_column(line: str) -> Column:
-    """A `#   column:` line; a ValueError says what is wrong with a malformed one."""
-    match = COLUMN.match(line)
-    if not match:
-        raise ValueError(f"not '#   column: <name> -> <evaluator>:<benchmark>:<metric> | "
-                         f"<status>[: note]': {line!r}")
-    name, target, status, note = match.group("name", "target", "status", "note")
-    if status not in STATUSES:
-        raise ValueError(f"column {name!r}: status {status!r} is not one of {STATUSES}")
-    if status != "exact" and not note:
-        raise ValueError(f"column {name!r}: {status} needs a note (how it differs, or why)")
-    if status == "missing":
-        if target != "-":
-            raise ValueError(f"column {name!r}: a missing column names no producer ('-'), "
-                             f"got {target!r}")
-        return Column(name, status, note=note)
-    parts = target.split(":")
-    if len(parts) != 3 or not all(parts):
-        raise ValueError(f"column {name!r}: {target!r} is not <evaluator>:<benchmark>:<metric>")
-    return Column(name, status, *parts, note=note)
-
-
-def parse_header(text: str) -> tuple[str | None, list[Column]]:
-    """The paper table and the columns of a recipe's leading comment block."""
-    table, columns = None, []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.startswith("#"):
-            break
-        if match := TABLE.match(line):
-            table = match.group("table")
-        elif COLUMN_START.match(line):
-            try:
-                columns.append(parse_column(line))
-            except ValueError as exc:
-                raise ValueError(f"line {number}: {exc}") from None
-    return table, columns
 
 
 # --- what a recipe's lm-eval tasks report -------------------------------------------------------
