@@ -33,6 +33,7 @@ rule tables:
     input:
         metrics=paths.METRICS_TABLE,
         manifests=selection_manifests(config),
+        trained=expand(paths.MODEL, run=[*FINETUNE_RUNS, *ITERIT_RUNS]),
     output:
         md=paths.fill(paths.MAIN_TABLE, ext="md"),
         csv=report(
@@ -79,10 +80,11 @@ rule bpc_plots:
 
 
 rule entropy_law_plot:
-    """ZIP's entropy-law plot: compression ratio against the main score."""
+    """ZIP's entropy-law plot: compression ratio and first-epoch loss against the main score."""
     input:
         metrics=paths.METRICS_TABLE,
         manifests=selection_manifests(config),
+        trained=expand(paths.MODEL, run=[*FINETUNE_RUNS, *ITERIT_RUNS]),
     output:
         png=report(
             paths.fill(paths.PLOT, plot="entropy_law", ext="png"),
