@@ -5,6 +5,7 @@ the selection table and plots: rules/selection_report.smk."""
 localrules:
     collect_metrics,
     tables,
+    costs,
     bpc_plots,
     entropy_law_plot,
     pairwise_plot,
@@ -51,6 +52,29 @@ rule tables:
         "../envs/core.yaml"
     script:
         "../scripts/tables.py"
+
+
+rule costs:
+    """Wall and CPU seconds per stage of every selection and run, from the jobs' benchmarks."""
+    input:
+        metrics=paths.METRICS_TABLE,
+        manifests=selection_manifests(config),
+        trained=expand(paths.MODEL, run=[*FINETUNE_RUNS, *ITERIT_RUNS]),
+    output:
+        md=paths.fill(paths.COSTS_TABLE, ext="md"),
+        csv=report(
+            paths.fill(paths.COSTS_TABLE, ext="csv"),
+            caption="../report/costs.rst",
+            category="Tables",
+        ),
+    log:
+        paths.log("report/costs"),
+    params:
+        benchmarks=paths.BENCHMARKS,
+    conda:
+        "../envs/core.yaml"
+    script:
+        "../scripts/costs.py"
 
 
 rule bpc_plots:
