@@ -13,13 +13,14 @@ cost.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from workflow_lib.config.grid import Run, Selection
+from workflow_lib.config.grid import Selection, method_kind, runs, selections
+from workflow_lib.config.scorers import iterit_scorer_name
 
 STAGES = {
     "select": "selection",
@@ -94,23 +95,31 @@ def _row(jobs: list[Job], cell: Selection | None, run: str | None,
     return row
 
 
-def cost_table(jobs: list[Job], runs: Iterable[Run], selections: Iterable[Selection],
-               scorers: Mapping[str, str | None]) -> pd.DataFrame:
-    """A row per run (a base run: its evaluation alone), then one per selection that no run
-    trains on: pool, method, budget, base model and `COST_COLUMNS` (missing: no benchmark of
-    that stage). `scorers` names the scorer whose scores each method reads (None: none)."""
+def read_scorer(config: Mapping, method: str, base_model: str | None) -> str | None:
+    """The scorer whose scores a selection by `method` reads: the method's `scorer`, IterIT's
+    epoch-0 scorer of the base model (`config.scorers`), or None."""
+    if method_kind(config, method).name == "iterit":
+        return iterit_scorer_name(base_model) if base_model else None
+    return config["methods"][method].get("scorer")
+
+
+def cost_table(jobs: list[Job], config: Mapping) -> pd.DataFrame:
+    """A row per run of `config`'s grid (a base run: its evaluation alone), then one per
+    selection that no run trains on: pool, method, budget, base model and `COST_COLUMNS`
+    (missing: no benchmark of that stage)."""
     rows, trained = [], set()
-    for run in runs:
+    for run in runs(config):
         cell = run.selection
         trained.add(cell)
         ident = ({"pool": "-", "method": "base", "budget": "-"} if cell is None else
                  {"pool": cell.pool, "method": cell.method, "budget": cell.budget})
-        scorer = scorers.get(cell.method) if cell else None
+        scorer = read_scorer(config, cell.method, run.base_model) if cell else None
         rows.append({**ident, "base model": run.base_model,
                      **_row(jobs, cell, run.name, scorer)})
-    for cell in selections:
+    for cell in selections(config):
         if cell not in trained:
+            scorer = read_scorer(config, cell.method, None)
             rows.append({"pool": cell.pool, "method": cell.method, "budget": cell.budget,
-                         "base model": "-", **_row(jobs, cell, None, scorers.get(cell.method))})
+                         "base model": "-", **_row(jobs, cell, None, scorer)})
     columns = ["pool", "method", "budget", "base model", *COST_COLUMNS]
     return pd.DataFrame(rows, columns=columns).astype(dict.fromkeys(COST_COLUMNS, float))

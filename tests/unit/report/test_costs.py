@@ -6,7 +6,6 @@ import pandas as pd
 import pytest
 
 from tests.support import ROOT
-from workflow_lib.config.grid import runs, selections
 from workflow_lib.report.costs import (
     COST_COLUMNS,
     NOT_A_STAGE,
@@ -18,13 +17,13 @@ from workflow_lib.report.costs import (
 from workflow_lib.report.tables import to_markdown
 
 CONFIG = {
-    "methods": {"random": {"kind": "random"}, "ifd": {"kind": "superfiltering", "scorer": "small"}},
-    "experiments": [{"pools": ["demo"], "methods": ["random", "ifd"], "budgets": [10],
+    "methods": {"random": {"kind": "random"}, "ifd": {"kind": "superfiltering", "scorer": "small"},
+                "iterit": {"kind": "iterit"}},
+    "experiments": [{"pools": ["demo"], "methods": ["random", "ifd", "iterit"], "budgets": [10],
                      "base_models": ["tiny"]},
                     {"pools": ["demo"], "methods": ["random"], "budgets": [20],
                      "base_models": []}],
 }
-SCORERS = {"random": None, "ifd": "small"}
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 
 
@@ -53,6 +52,8 @@ def root(tmp_path):
     bench(root, "lmeval/demo-random-10-tiny", (6.0, 11.0))
     bench(root, "bpc/demo-random-10-tiny/small_cc", (4.0, 3.0))
     bench(root, "pairwise_judge/demo-ifd-10-tiny/vs_base-tiny", (7.0, 1.0))
+    bench(root, "ifd_score_shard/demo/iterit-tiny/1-of-1", (8.0, 15.0))  # IterIT's epoch 0
+    bench(root, "train_iterit/demo-iterit-10-tiny", (80.0, 150.0))
     bench(root, "convert_pool/demo", (50.0, 50.0))  # no stage: not counted
     return root
 
@@ -63,17 +64,17 @@ def test_read_benchmark_is_the_mean_of_its_rows(root):
 
 def test_benchmark_jobs_are_those_of_the_mapped_rules(root):
     jobs = benchmark_jobs(root)
-    assert {j.rule for j in jobs} <= set(STAGES) and len(jobs) == 13
-    shard = next(j for j in jobs if j.rule == "ifd_score_shard")
+    assert {j.rule for j in jobs} <= set(STAGES) and len(jobs) == 15
+    shard = next(j for j in jobs if j.rule == "ifd_score_shard" and "small" in j.wildcards)
     assert (shard.stage, shard.wildcards) == ("scoring", ("demo", "small", "1-of-2"))
 
 
 def test_cost_table_sums_each_stage_per_run_and_untrained_selection(root):
-    table = cost_table(benchmark_jobs(root), runs(CONFIG), selections(CONFIG), SCORERS)
+    table = cost_table(benchmark_jobs(root), CONFIG)
     assert list(table.columns) == ["pool", "method", "budget", "base model", *COST_COLUMNS]
     assert table[["method", "budget", "base model"]].values.tolist() == [
         ["base", "-", "tiny"], ["random", "10", "tiny"], ["ifd", "10", "tiny"],
-        ["random", "20", "-"]]
+        ["iterit", "10", "tiny"], ["random", "20", "-"]]
     rows = table.set_index(["method", "budget"])
     assert rows.loc[("base", "-"), ["evaluation wall s", "total CPU s"]].tolist() == [5.0, 9.0]
     assert rows.loc[("base", "-"), ["selection wall s", "training CPU s"]].isna().all()
@@ -87,6 +88,10 @@ def test_cost_table_sums_each_stage_per_run_and_untrained_selection(root):
     assert ifd[["scoring wall s", "scoring CPU s", "evaluation wall s"]].tolist() == [
         23.0, 39.0, 7.0]
     assert ifd["total CPU s"] == 0.5 + 39.0 + 170.0 + 1.0
+    iterit = rows.loc[("iterit", "10")]  # selects while training: no selection job
+    assert iterit[["scoring wall s", "training wall s", "total CPU s"]].tolist() == [
+        8.0, 80.0, 165.0]
+    assert pd.isna(iterit["selection wall s"])
     untrained = rows.loc[("random", "20")]
     assert untrained[["selection wall s", "total wall s"]].tolist() == [3.0, 3.0]
     assert untrained[["training wall s", "evaluation wall s"]].isna().all()
@@ -95,9 +100,8 @@ def test_cost_table_sums_each_stage_per_run_and_untrained_selection(root):
 
 
 def test_cost_table_without_benchmarks_is_all_missing(tmp_path):
-    table = cost_table(benchmark_jobs(tmp_path / "none"), runs(CONFIG), selections(CONFIG),
-                       SCORERS)
-    assert len(table) == 4 and table[COST_COLUMNS].isna().all().all()
+    table = cost_table(benchmark_jobs(tmp_path / "none"), CONFIG)
+    assert len(table) == 5 and table[COST_COLUMNS].isna().all().all()
 
 
 def test_every_benchmarked_rule_has_a_stage_or_is_shared_input():
