@@ -114,11 +114,13 @@ def test_tiny_end_to_end_trains_evaluates_and_reports(tiny_run):
     assert costs.index.tolist() == ["base", "random", "longest"]
     spent = [f"{stage} {what} s" for stage in ("selection", "training", "evaluation", "total")
              for what in ("wall", "CPU")]
-    assert (costs.loc[["random", "longest"], spent] > 0).all().all()
+    assert (costs.loc[["random", "longest"], spent] >= 0).all().all()  # a quick job: 0 CPU s
+    assert (costs.loc[["random", "longest"], spent[2:]] > 0).all().all()
     assert costs.loc["base", "evaluation wall s"] > 0
     assert costs.loc["base", ["selection wall s", "training wall s"]].isna().all()
     assert costs.loc[["random", "longest"], "scoring wall s"].isna().all()  # they read no scores
-    assert "| training wall s |" in (tiny_run / "results/tables/costs.md").read_text()
+    header = (tiny_run / "results/tables/costs.md").read_text().splitlines()[0]
+    assert [c.strip() for c in header.split("|")[5:7]] == ["selection wall s", "selection CPU s"]
     judged = (tiny_run / "results/eval/base-tiny/mtbench/judgments.jsonl").read_text()
     assert len(judged.splitlines()) == 2 * 5  # one question per fixture category, two turns
     for plot in ("bpc_vs_score.png", "entropy_law.png"):

@@ -28,6 +28,7 @@ from workflow_lib.config.grid import Run
 from workflow_lib.core.jsonio import DataError, atomic_output
 from workflow_lib.evaluate.metrics import read_metrics
 from workflow_lib.evaluate.registry import EVALUATORS
+from workflow_lib.report.costs import COST_COLUMNS
 from workflow_lib.report.training import training_table
 
 RUN_COLUMNS = ["pool", "method", "budget", "base_model"]
@@ -40,7 +41,7 @@ SELECTION_COLUMNS = ["requested", "selected", "mean turns", "mean response chars
                      "source mix"]
 DIGITS = {"mean turns": 2, "mean response chars": 1, "mean conversation chars": 1,
           "compression ratio": 3, "ZIP compression ratio": 3, "mean tokens": 1,
-          "first-epoch loss": 4}  # decimals; others: `digits`
+          "first-epoch loss": 4, **dict.fromkeys(COST_COLUMNS, 2)}  # decimals; others: `digits`
 _TEXT_COLUMNS = ["run", *RUN_COLUMNS, "evaluator", "benchmark", "metric"]
 _CELL = ["pool", "method", "budget"]
 
@@ -129,12 +130,12 @@ def main_table(metrics: pd.DataFrame, selections: pd.DataFrame,
     """The paper table: a row per run, grouped by (pool, budget, base model) in order of first
     appearance with methods in config order; the selection's statistics; the fine-tune's
     `TRAINING_COLUMNS` (`training`: `report.training.training_table`; missing for a base run or
-    when not given); then one column per
-    benchmark metric, `benchmark (metric) ↑` (higher is better) or `↓` (of an evaluator that
-    names its `paper_metrics`, only those), followed by `[stand-in judge]` for the evaluators
-    `stand_in` names (judged by the local stand-in: not a quality judgment). A rehearsal's table
-    (`rehearsal`: what its column says, `config.rehearsal.rehearsal_label`) starts with a
-    `REHEARSAL` column on every row, so that no copy of it passes for results."""
+    when not given); then one column per benchmark metric, `benchmark (metric) ↑` (higher is
+    better) or `↓` (of an evaluator that names its `paper_metrics`, only those), followed by
+    `[stand-in judge]` for the evaluators `stand_in` names (judged by the local stand-in: not a
+    quality judgment). A rehearsal's table (`rehearsal`: what its column says,
+    `config.rehearsal.rehearsal_label`) starts with a `REHEARSAL` column on every row, so that
+    no copy of it passes for results."""
     metrics = metrics[[EVALUATORS[ev].in_paper(b, m) for ev, b, m
                        in zip(metrics.evaluator, metrics.benchmark, metrics.metric, strict=True)]]
     stand_in = set(stand_in)
