@@ -1,7 +1,7 @@
 """Sieve: instruction-tuning data selection, from raw pool to paper table.
 
 Named targets: pools, corpora, models, select_all (with selection_report), train_all, eval_all,
-mtbench_all, pairwise_all, tables, bpc_plots, entropy_law_plot, pairwise_plot (and `all`, the
+mtbench_all, pairwise_all, tables, costs, bpc_plots, entropy_law_plot, pairwise_plot (and `all`, the
 default). See README.md.
 """
 
@@ -95,6 +95,7 @@ rule all:
         rules.select_all.input,
         rules.train_all.input,
         rules.tables.output if RUNS else [],
+        rules.costs.output if RUNS else [],
         rules.entropy_law_plot.output if FINETUNE_RUNS or ITERIT_RUNS else [],
         rules.bpc_plots.output if RUNS and EVALUATORS["bpc"].enabled(config) else [],
         rules.pairwise_plot.output if PAIRS else [],

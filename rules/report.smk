@@ -5,6 +5,7 @@ the selection table and plots: rules/selection_report.smk."""
 localrules:
     collect_metrics,
     tables,
+    costs,
     bpc_plots,
     entropy_law_plot,
     pairwise_plot,
@@ -33,6 +34,7 @@ rule tables:
     input:
         metrics=paths.METRICS_TABLE,
         manifests=selection_manifests(config),
+        trained=expand(paths.MODEL, run=[*FINETUNE_RUNS, *ITERIT_RUNS]),
     output:
         md=paths.fill(paths.MAIN_TABLE, ext="md"),
         csv=report(
@@ -50,6 +52,29 @@ rule tables:
         "../envs/core.yaml"
     script:
         "../scripts/tables.py"
+
+
+rule costs:
+    """Wall and CPU seconds per stage of every selection and run, from the jobs' benchmarks."""
+    input:
+        metrics=paths.METRICS_TABLE,
+        manifests=selection_manifests(config),
+        trained=expand(paths.MODEL, run=[*FINETUNE_RUNS, *ITERIT_RUNS]),
+    output:
+        md=paths.fill(paths.COSTS_TABLE, ext="md"),
+        csv=report(
+            paths.fill(paths.COSTS_TABLE, ext="csv"),
+            caption="../report/costs.rst",
+            category="Tables",
+        ),
+    log:
+        paths.log("report/costs"),
+    params:
+        benchmarks=paths.BENCHMARKS,
+    conda:
+        "../envs/core.yaml"
+    script:
+        "../scripts/costs.py"
 
 
 rule bpc_plots:
@@ -79,10 +104,11 @@ rule bpc_plots:
 
 
 rule entropy_law_plot:
-    """ZIP's entropy-law plot: compression ratio against the main score."""
+    """ZIP's entropy-law plot: compression ratio and first-epoch loss against the main score."""
     input:
         metrics=paths.METRICS_TABLE,
         manifests=selection_manifests(config),
+        trained=expand(paths.MODEL, run=[*FINETUNE_RUNS, *ITERIT_RUNS]),
     output:
         png=report(
             paths.fill(paths.PLOT, plot="entropy_law", ext="png"),

@@ -1,4 +1,5 @@
-"""Rule entropy_law_plot: the compression ratio of the selected data against score."""
+"""Rule entropy_law_plot: ZIP's compression ratio of the selected data and the first-epoch
+training loss against score."""
 
 from workflow_lib.core.jobs import run_job
 from workflow_lib.report.tables import (
@@ -7,11 +8,13 @@ from workflow_lib.report.tables import (
     save_figure,
     selection_table,
 )
+from workflow_lib.report.training import training_table
 
 
 def entropy_law_plot(smk):
     figure = entropy_law_figure(read_metrics_table(smk.input.metrics),
-                                selection_table(smk.input.manifests))
+                                selection_table(smk.input.manifests),
+                                training_table(smk.input.trained))
     save_figure(figure, smk.output.png, smk.output.svg)
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-RUN_ITEMS = ("config.yaml", "corpus.jsonl", "results", "resources", ".snakemake")
+RUN_ITEMS = ("config.yaml", "corpus.jsonl", "results", "resources", "benchmarks",
+             ".snakemake")
 # Manifests and raw tool outputs hold wall times, dates and paths; these hold none.
 DETERMINISTIC = ("results/pools/*.jsonl", "results/selections/**/data.jsonl",
                  "resources/models/*/model.safetensors", "results/models/*/model.safetensors",

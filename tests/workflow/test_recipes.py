@@ -121,4 +121,4 @@ def test_compression_intelligence_recipe_evaluates_base_models_only(tmp_path):
     models = len(config["models"])
     assert jobs == {"prepare_model": models, "prepare_corpus": 3, "lmeval_tasks": 1,
                     "lmeval": models, "bpc": 3 * models, "bpc_metrics": models,
-                    "collect_metrics": 1, "tables": 1, "bpc_plots": 1, "all": 1}, jobs
+                    "collect_metrics": 1, "tables": 1, "costs": 1, "bpc_plots": 1, "all": 1}, jobs

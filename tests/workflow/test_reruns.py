@@ -98,8 +98,8 @@ CHANGES = {
     "eval.bpc.stride": (4, {"bpc": 3, "bpc_metrics": 3}, "results/models"),
     "eval.lmeval.max_gen_toks": (4, {"lmeval_tasks": 1, "lmeval": 3}, "results/models"),
 }
-REPORT_JOBS = {"collect_metrics": 1, "tables": 1, "bpc_plots": 1, "entropy_law_plot": 1,
-               "all": 1}
+REPORT_JOBS = {"collect_metrics": 1, "tables": 1, "costs": 1, "bpc_plots": 1,
+               "entropy_law_plot": 1, "all": 1}
 
 
 @pytest.mark.slow

@@ -23,9 +23,9 @@ PROFILE = ROOT / "profiles" / "slurm"
 LOCAL_SLURM = ROOT / "tests" / "workflow" / "slurm" / "local_slurm.sh"
 # Rules that only move small files or draw tables and plots: never worth a queue wait.
 EXPECTED_LOCAL = {"download_pool", "prepare_corpus", "lmeval_tasks", "bpc_metrics",
-                  "collect_metrics", "tables", "bpc_plots", "entropy_law_plot", "mtbench_data",
-                  "pairwise_data", "pairwise_metrics", "pairwise_plot", "alpaca_eval_data",
-                  "selection_table", "selection_plots"}
+                  "collect_metrics", "tables", "costs", "bpc_plots", "entropy_law_plot",
+                  "mtbench_data", "pairwise_data", "pairwise_metrics", "pairwise_plot",
+                  "alpaca_eval_data", "selection_table", "selection_plots"}
 GPU_RULES = {"train", "lmeval", "bpc", "mtbench_answers", "pairwise_answers", "alpaca_eval_answers",
              "train_iterit", "ifd_score_shard"}
 

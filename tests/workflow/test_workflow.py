@@ -17,7 +17,7 @@ from tests.support.run_outputs import copy_run
 
 NAMED_TARGETS = ["all", "pools", "corpora", "models", "select_all", "selection_report",
                  "train_all", "eval_all", "mtbench_all", "pairwise_all", "tables", "bpc_plots",
-                 "entropy_law_plot"]  # pairwise_plot: part of `all`
+                 "entropy_law_plot", "costs"]  # pairwise_plot: part of `all`
 
 
 @pytest.mark.parametrize("target", NAMED_TARGETS)
@@ -106,6 +106,21 @@ def test_tiny_end_to_end_trains_evaluates_and_reports(tiny_run):
     main = (tiny_run / "results/tables/main.md").read_text().splitlines()
     assert [row.split("|")[2].strip() for row in main[2:]] == ["base", "random", "longest"]
     assert "mt_bench (score) ↑" in main[0] and "mt_bench_math" not in main[0]
+    paper = pd.read_csv(tiny_run / "results/tables/main.csv").set_index("method")
+    zip_columns = ["ZIP compression ratio", "mean tokens", "first-epoch loss"]
+    assert (paper.loc[["random", "longest"], zip_columns] > 0).all().all()
+    assert paper.loc["base", zip_columns].isna().all()
+    costs = pd.read_csv(tiny_run / "results/tables/costs.csv").set_index("method")
+    assert costs.index.tolist() == ["base", "random", "longest"]
+    spent = [f"{stage} {what} s" for stage in ("selection", "training", "evaluation", "total")
+             for what in ("wall", "CPU")]
+    assert (costs.loc[["random", "longest"], spent] >= 0).all().all()  # a quick job: 0 CPU s
+    assert (costs.loc[["random", "longest"], spent[2:]] > 0).all().all()
+    assert costs.loc["base", "evaluation wall s"] > 0
+    assert costs.loc["base", ["selection wall s", "training wall s"]].isna().all()
+    assert costs.loc[["random", "longest"], "scoring wall s"].isna().all()  # they read no scores
+    header = (tiny_run / "results/tables/costs.md").read_text().splitlines()[0]
+    assert [c.strip() for c in header.split("|")[5:7]] == ["selection wall s", "selection CPU s"]
     judged = (tiny_run / "results/eval/base-tiny/mtbench/judgments.jsonl").read_text()
     assert len(judged.splitlines()) == 2 * 5  # one question per fixture category, two turns
     for plot in ("bpc_vs_score.png", "entropy_law.png"):

@@ -93,5 +93,6 @@ METRICS_TABLE = TABLES + "/metrics.csv"
 MAIN_TABLE = TABLES + "/main.{ext}"  # md, csv, tex
 CORRELATIONS = TABLES + "/correlations.csv"
 SELECTIONS_TABLE = TABLES + "/selections.{ext}"  # csv, md
+COSTS_TABLE = TABLES + "/costs.{ext}"  # csv, md
 PLOT = PLOTS + "/{plot}.{ext}"  # bpc_vs_score, entropy_law, pairwise; png, svg
 SELECTION_PLOT = PLOTS + "/selections/{pool}/{plot}.{ext}"

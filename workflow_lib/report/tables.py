@@ -3,9 +3,9 @@
 `collect_metrics` stacks the runs' metrics files (read through the metrics contract,
 `workflow_lib.evaluate.metrics`) into the tidy table (`METRIC_COLUMNS`); a base run (the base
 model as it is) has method "base" and pool and budget "-". `main_table` is the paper table. The
-Entropy-Law plot puts the average benchmark score against the compression ratio of the selected
-data; `linear_fit` and the panel helpers also serve the per-area BPC plot (`bpc_areas`). Equal
-inputs give byte-identical files.
+Entropy-Law plot puts the average benchmark score against ZIP's compression ratio of the selected
+data and against the first-epoch training loss; `linear_fit` and the panel helpers also serve the
+per-area BPC plot (`bpc_areas`). Equal inputs give byte-identical files.
 """
 
 from __future__ import annotations
@@ -28,16 +28,20 @@ from workflow_lib.config.grid import Run
 from workflow_lib.core.jsonio import DataError, atomic_output
 from workflow_lib.evaluate.metrics import read_metrics
 from workflow_lib.evaluate.registry import EVALUATORS
+from workflow_lib.report.costs import COST_COLUMNS
+from workflow_lib.report.training import training_table
 
 RUN_COLUMNS = ["pool", "method", "budget", "base_model"]
 METRIC_COLUMNS = ["run", *RUN_COLUMNS, "evaluator", "benchmark", "metric", "value", "stderr",
                   "n", "higher_is_better"]
 # In the paper table, `selected` (records) as `size`.
-STAT_COLUMNS = ["selected", "mean response chars", "compression ratio"]
+STAT_COLUMNS = ["selected", "mean response chars", "compression ratio", "ZIP compression ratio"]
 SELECTION_COLUMNS = ["requested", "selected", "mean turns", "mean response chars",
-                     "mean conversation chars", "compression ratio", "source mix"]
+                     "mean conversation chars", "compression ratio", "ZIP compression ratio",
+                     "source mix"]
 DIGITS = {"mean turns": 2, "mean response chars": 1, "mean conversation chars": 1,
-          "compression ratio": 3}  # decimals; others: `digits`
+          "compression ratio": 3, "ZIP compression ratio": 3, "mean tokens": 1,
+          "first-epoch loss": 4, **dict.fromkeys(COST_COLUMNS, 2)}  # decimals; others: `digits`
 _TEXT_COLUMNS = ["run", *RUN_COLUMNS, "evaluator", "benchmark", "metric"]
 _CELL = ["pool", "method", "budget"]
 
@@ -93,7 +97,8 @@ def source_mix(counts: dict[str, int]) -> str:
 def selection_table(manifests: Iterable[str | os.PathLike]) -> pd.DataFrame:
     """Pool, method, budget and the statistics (`SELECTION_COLUMNS`: the records the budget
     requested and those selected first) of each selection manifest, and the manifest's path.
-    `requested` is missing ("-") for a manifest written before it had the field."""
+    `requested` and `ZIP compression ratio` are missing ("-") for a manifest written before it
+    had the field."""
     rows = []
     for path in manifests:
         manifest = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -105,9 +110,10 @@ def selection_table(manifests: Iterable[str | os.PathLike]) -> pd.DataFrame:
                      "mean response chars": stats["response_chars_mean"],
                      "mean conversation chars": stats["conversation_chars_mean"],
                      "compression ratio": stats["compression_ratio"],
+                     "ZIP compression ratio": stats.get("zip_compression_ratio"),
                      "source mix": source_mix(stats["source_mix"]), "manifest": str(path)})
     table = pd.DataFrame(rows, columns=[*_CELL, *SELECTION_COLUMNS, "manifest"])
-    return table.astype({"requested": "Int64"})
+    return table.astype({"requested": "Int64", "ZIP compression ratio": float})
 
 
 def _key(benchmark: str, metric: str) -> str:
@@ -119,14 +125,17 @@ STAND_IN = "[stand-in judge]"  # marks the columns of an evaluator judged by the
 
 
 def main_table(metrics: pd.DataFrame, selections: pd.DataFrame,
-               stand_in: Iterable[str] = (), rehearsal: str | None = None) -> pd.DataFrame:
+               stand_in: Iterable[str] = (), rehearsal: str | None = None,
+               training: pd.DataFrame | None = None) -> pd.DataFrame:
     """The paper table: a row per run, grouped by (pool, budget, base model) in order of first
-    appearance with methods in config order; the selection's statistics; then one column per
-    benchmark metric, `benchmark (metric) ↑` (higher is better) or `↓` (of an evaluator that
-    names its `paper_metrics`, only those), followed by `[stand-in judge]` for the evaluators
-    `stand_in` names (judged by the local stand-in: not a quality judgment). A rehearsal's table
-    (`rehearsal`: what its column says, `config.rehearsal.rehearsal_label`) starts with a
-    `REHEARSAL` column on every row, so that no copy of it passes for results."""
+    appearance with methods in config order; the selection's statistics; the fine-tune's
+    `TRAINING_COLUMNS` (`training`: `report.training.training_table`; missing for a base run or
+    when not given); then one column per benchmark metric, `benchmark (metric) ↑` (higher is
+    better) or `↓` (of an evaluator that names its `paper_metrics`, only those), followed by
+    `[stand-in judge]` for the evaluators `stand_in` names (judged by the local stand-in: not a
+    quality judgment). A rehearsal's table (`rehearsal`: what its column says,
+    `config.rehearsal.rehearsal_label`) starts with a `REHEARSAL` column on every row, so that
+    no copy of it passes for results."""
     metrics = metrics[[EVALUATORS[ev].in_paper(b, m) for ev, b, m
                        in zip(metrics.evaluator, metrics.benchmark, metrics.metric, strict=True)]]
     stand_in = set(stand_in)
@@ -146,6 +155,8 @@ def main_table(metrics: pd.DataFrame, selections: pd.DataFrame,
     table = (runs.drop(columns="group")
              .merge(selections[[*_CELL, *STAT_COLUMNS]].rename(columns={"selected": "size"}),
                     on=_CELL, how="left")
+             .merge(training if training is not None else training_table([]), on="run",
+                    how="left")
              .merge(values[list(dict.fromkeys(columns))], left_on="run", right_index=True,
                     how="left"))
     table["size"] = table["size"].astype("Int64")
@@ -293,31 +304,45 @@ def _score_title(evaluator: str, keys: list[str]) -> str:
     return f"score = mean of {evaluator} {', '.join(keys)}"
 
 
+ENTROPY_LAW_AXES = {  # x of the entropy-law panels: column -> axis label
+    "ZIP compression ratio": "ZIP compression ratio of the selected data\n"
+                             "(higher is more redundant)",
+    "first-epoch loss": "mean training loss over the first epoch",
+}
+
+
 def entropy_law_figure(metrics: pd.DataFrame, selections: pd.DataFrame,
-                       evaluator: str = "lmeval") -> Figure:
-    """Average benchmark score of each fine-tuned run against the compression ratio of its
-    selected data, one panel per (pool, base model), coloured by method and labelled with the
-    budget; the base model's score is a dashed line."""
+                       training: pd.DataFrame, evaluator: str = "lmeval") -> Figure:
+    """ZIP's entropy-law plot: the average benchmark score of each fine-tuned run against the
+    compression ratio of its selected data (as ZIP defines it) and against its first-epoch
+    training loss (`training`: `report.training.training_table`), two panels per (pool, base
+    model), coloured by method and labelled with the budget; the base model's score is a
+    dashed line. A run without the x value is left out of that panel."""
     score, keys = average_score(metrics, evaluator)
     runs = metrics.drop_duplicates("run")[["run", *RUN_COLUMNS]]
     runs = runs[runs.run.isin(score.index)]
-    tuned = runs[runs.method != "base"].merge(selections, on=_CELL)
+    tuned = runs[runs.method != "base"].merge(selections, on=_CELL).merge(training, on="run",
+                                                                          how="left")
     cells = list(dict.fromkeys(zip(tuned.pool, tuned.base_model, strict=True)))
-    fig, axes = panels(len(cells), _score_title(evaluator, keys))
+    fig, axes = panels(len(ENTROPY_LAW_AXES) * len(cells), _score_title(evaluator, keys))
     if not cells:
         no_data(axes[0], "no fine-tuned run with both a score and a selection manifest")
-    for ax, (pool, model) in zip(axes, cells, strict=False):
+    panel = iter(axes)
+    for pool, model in cells:
         base = runs[(runs.method == "base") & (runs.base_model == model)]
-        if len(base):
-            ax.axhline(score[base.run.iloc[0]], color="grey", linestyle="--",
-                       label=f"base {model}")
-        rows = tuned[(tuned.pool == pool) & (tuned.base_model == model)]
-        points = pd.DataFrame({"x": rows["compression ratio"].to_numpy(),
-                               "y": score[rows.run].to_numpy(),
-                               "group": rows.method.to_numpy(), "label": rows.budget.to_numpy()})
-        _scatter_fit(ax, points, f"{pool} → {model}", method_colors(metrics))
-        ax.set_xlabel("compression ratio of the selected data\n(higher is more redundant)")
-        ax.set_ylabel(f"average {evaluator} score")
+        for column, label in ENTROPY_LAW_AXES.items():
+            ax = next(panel)
+            if len(base):
+                ax.axhline(score[base.run.iloc[0]], color="grey", linestyle="--",
+                           label=f"base {model}")
+            rows = tuned[(tuned.pool == pool) & (tuned.base_model == model)
+                         & tuned[column].notna()]
+            points = pd.DataFrame({"x": rows[column].to_numpy(), "y": score[rows.run].to_numpy(),
+                                   "group": rows.method.to_numpy(),
+                                   "label": rows.budget.to_numpy()})
+            _scatter_fit(ax, points, f"{pool} → {model}", method_colors(metrics))
+            ax.set_xlabel(label)
+            ax.set_ylabel(f"average {evaluator} score")
     return fig
 
 

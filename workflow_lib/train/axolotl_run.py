@@ -35,6 +35,7 @@ from workflow_lib.core.tool_env import tool_env
 from workflow_lib.models.identity import MODEL_FILES, model_fingerprint, model_identity
 from workflow_lib.train.axolotl_config import render_axolotl_config, write_axolotl_config
 from workflow_lib.train.distributed import check_strategy, launcher_command, process_env
+from workflow_lib.train.tokens import mean_tokens
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +222,9 @@ def train_run(*, run: str, selection: str, base_model: str, train: dict, out_dir
               log_path: str | None = None, overrides: dict | None = None,
               collect: Callable[[Path, Path], dict] | None = None) -> dict:
     """Fine-tune `base_model` on the canonical JSONL `selection` with the `train` recipe into
-    `out_dir` (model + axolotl.yaml + manifest.json); returns the manifest.
+    `out_dir` (model + axolotl.yaml + manifest.json); returns the manifest, with the training
+    file's mean length in the base model's tokens (`tokens.mean_tokens`) and the trainer's
+    metrics (`training_metrics`, first-epoch loss included).
 
     `overrides` are Axolotl keys set over the rendered config (after `train.extra`; their
     `plugins` are added to the rendered ones);
@@ -274,6 +277,7 @@ def train_run(*, run: str, selection: str, base_model: str, train: dict, out_dir
         train=train,
         batch=batch_summary(train),
         n_records=sum(1 for _ in read_jsonl(selection)),
+        mean_tokens=mean_tokens(selection, base_model),
         metrics=metrics,
         files=files,
         wall_time_s=round(time.perf_counter() - start, 3),

@@ -25,7 +25,7 @@ from workflow_lib.config.rehearsal import (
 )
 from workflow_lib.config.validate import validate_config
 from workflow_lib.core.manifest import REHEARSAL_ENV, write_manifest
-from workflow_lib.report.tables import REHEARSAL, main_table
+from workflow_lib.report.tables import REHEARSAL, main_table, selection_table
 
 OVERLAY = ROOT / "configs" / "rehearsal.yaml"
 RECIPES = sorted(p for p in (ROOT / "configs").glob("*.yaml") if p != OVERLAY)
@@ -213,8 +213,6 @@ def test_manifests_and_the_paper_table_say_rehearsal(tmp_path, monkeypatch):
                              "base_model": "m", "evaluator": "lmeval", "benchmark": "t",
                              "metric": "acc", "value": 0.5, "stderr": 0.1, "n": 4,
                              "higher_is_better": True}])
-    selections = pd.DataFrame(columns=["pool", "method", "budget", "selected",
-                                       "mean response chars", "compression ratio"])
-    table = main_table(metrics, selections, rehearsal=rehearsal_label(config))
+    table = main_table(metrics, selection_table([]), rehearsal=rehearsal_label(config))
     assert table.columns[0] == REHEARSAL
     assert table[REHEARSAL].tolist() == ["rehearsal (tiny model, capped data): not results"]

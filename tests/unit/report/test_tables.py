@@ -25,6 +25,7 @@ from workflow_lib.report.tables import (
     to_markdown,
     write_table,
 )
+from workflow_lib.report.training import training_table
 from workflow_lib.select.budget import Budget
 
 CONFIG = {
@@ -41,6 +42,9 @@ SCORE = {r: (EM[r] + MC[r]) / 2 for r in NAMES}  # perplexity (lower is better) 
 CC = dict(zip(NAMES, [0.9, 0.7, 0.85, 0.72], strict=True))
 PY = {NAMES[0]: 0.5, NAMES[1]: 0.4}  # two points: no fit
 RATIO = {("full", "all"): 3.0, ("random", "10"): 2.6, ("longest", "10"): 2.2}
+ZIP_RATIO = {("full", "all"): 4.0, ("random", "10"): 3.1, ("longest", "10"): 3.5}
+LOSS = dict(zip(NAMES[1:], [1.9, 1.5, 1.7], strict=True))  # first-epoch loss of the fine-tunes
+TOKENS = dict(zip(NAMES[1:], [40.0, 38.5, None], strict=True))  # None: an older manifest
 
 
 def metric(benchmark, metric_name, value, up=True, stderr=None, n=None):
@@ -75,9 +79,22 @@ def files(tmp_path):
                         "stats": {"n_records": 60 if budget == "all" else 10,
                                   "n_turns_mean": 2.0, "response_chars_mean": 123.456,
                                   "conversation_chars_mean": 150.0, "compression_ratio": ratio,
+                                  "zip_compression_ratio": ZIP_RATIO[method, budget],
                                   "source_mix": {"x": 3, "y": 7}}})
                  for (method, budget), ratio in RATIO.items()]
     return paths, manifests
+
+
+@pytest.fixture
+def training(tmp_path):
+    """The training table of fixture model folders (an older manifest has no mean_tokens)."""
+    folders = []
+    for run, loss in LOSS.items():
+        manifest = {"run": run, "metrics": {"first_epoch_loss": loss, "train_loss": 1.0}}
+        if TOKENS[run] is not None:
+            manifest["mean_tokens"] = TOKENS[run]
+        folders.append(write(tmp_path / "models" / run / "manifest.json", manifest).parent)
+    return training_table(folders)
 
 
 @pytest.fixture
@@ -126,16 +143,23 @@ def test_metrics_of_unknown_run_or_given_twice_are_rejected(files):
 
 
 def test_main_table_rows_are_methods_with_selection_stats_and_benchmark_columns(
-        metrics, selections):
-    table = main_table(metrics, selections)
+        metrics, selections, training):
+    table = main_table(metrics, selections, training=training)
     assert list(table.columns) == [
         "pool", "method", "budget", "base model", "size", "mean response chars",
-        "compression ratio", "heldout_em (exact_match) ↑", "heldout_mc (acc) ↑",
+        "compression ratio", "ZIP compression ratio", "mean tokens", "first-epoch loss",
+        "heldout_em (exact_match) ↑", "heldout_mc (acc) ↑",
         "wiki (perplexity) ↓", "cc (bpc) ↓", "py (bpc) ↓"]
     assert table[["method", "budget"]].values.tolist() == [
         ["base", "-"], ["full", "all"], ["random", "10"], ["longest", "10"]]
     assert table["size"].tolist() == [pd.NA, 60, 10, 10]
     assert table["compression ratio"].tolist()[1:] == [3.0, 2.6, 2.2]
+    assert table["ZIP compression ratio"].tolist()[1:] == list(ZIP_RATIO.values())
+    assert table["first-epoch loss"].tolist()[1:] == list(LOSS.values())
+    assert table["first-epoch loss"].isna().tolist() == [True, False, False, False]
+    assert table["mean tokens"].isna().tolist() == [True, False, False, True]
+    cells = [c.strip() for c in to_markdown(table).splitlines()[3].split("|")[8:11]]
+    assert cells == ["4.000", "40.0", "1.9000"]
     assert table["cc (bpc) ↓"].tolist() == list(CC.values())
     assert table["py (bpc) ↓"].isna().tolist() == [False, False, True, True]
 
@@ -143,21 +167,23 @@ def test_main_table_rows_are_methods_with_selection_stats_and_benchmark_columns(
 def test_selection_table_has_the_manifest_statistics(selections, files):
     assert list(selections.columns) == [
         "pool", "method", "budget", "requested", "selected", "mean turns", "mean response chars",
-        "mean conversation chars", "compression ratio", "source mix", "manifest"]
+        "mean conversation chars", "compression ratio", "ZIP compression ratio", "source mix",
+        "manifest"]
     assert selections.loc[2].tolist() == ["demo", "longest", "10", 12, 10, 2.0, 123.456, 150.0,
-                                          2.2, "y 70%, x 30%", str(files[1][2])]
+                                          2.2, 3.5, "y 70%, x 30%", str(files[1][2])]
     assert source_mix({"a": 1, "b": 1, "c": 2}) == "c 50%, a 25%, b 25%"
     cells = to_markdown(selections).splitlines()[2].split("|")
-    assert [c.strip() for c in cells[4:11]] == ["60", "60", "2.00", "123.5", "150.0", "3.000",
-                                                "y 70%, x 30%"]
+    assert [c.strip() for c in cells[4:12]] == ["60", "60", "2.00", "123.5", "150.0", "3.000",
+                                                "4.000", "y 70%, x 30%"]
 
 
 def test_selection_table_shows_no_request_for_a_manifest_without_one(files):
     manifest = json.loads(files[1][0].read_text())
-    del manifest["requested"]
+    del manifest["requested"], manifest["stats"]["zip_compression_ratio"]
     files[1][0].write_text(json.dumps(manifest))
     table = selection_table(files[1])
     assert table["requested"].isna().tolist() == [True, False, False]
+    assert table["ZIP compression ratio"].isna().tolist() == [True, False, False]
     cells = [c.strip() for c in to_markdown(table).splitlines()[2].split("|")]
     assert cells[4:6] == ["-", "60"]
 
@@ -168,12 +194,12 @@ def test_markdown_and_latex_render_formatted_cells(metrics, selections, tmp_path
     assert markdown[0].startswith("| pool   | method   | budget   | base model   |   size |")
     assert markdown[1].startswith("|:-------|:---------|:---------|:-------------|-------:|")
     cells = [c.strip() for c in markdown[4].strip("|").split("|")]
-    assert cells == ["demo", "random", "10", "tiny", "10", "123.5", "2.600", "0.3000", "0.5000",
-                     "10.3000", "0.8500", "-"]
+    assert cells == ["demo", "random", "10", "tiny", "10", "123.5", "2.600", "3.100", "-", "-",
+                     "0.3000", "0.5000", "10.3000", "0.8500", "-"]
     latex = to_latex(table)
-    assert latex.startswith("\\begin{tabular}{llllrrrrrrrr}\n\\toprule\n")
+    assert latex.startswith("\\begin{tabular}{llllrrrrrrrrrrr}\n\\toprule\n")
     assert r"heldout\_em (exact\_match) $\uparrow$ &" in latex
-    assert r"demo & random & 10 & tiny & 10 & 123.5 & 2.600 & 0.3000 &" in latex
+    assert r"demo & random & 10 & tiny & 10 & 123.5 & 2.600 & 3.100 & - & - & 0.3000 &" in latex
     assert latex.endswith("\\bottomrule\n\\end{tabular}\n")
     for suffix in ("md", "tex", "csv"):
         write_table(table, tmp_path / f"main.{suffix}")
@@ -257,12 +283,17 @@ def test_configured_areas_weight_their_benchmarks_exclude_runs_and_add_overall(m
         area_panels(metrics, [Area("mc", "cc", (Benchmark("heldout_mc", "acc_norm"),))])
 
 
-def test_entropy_law_figure_puts_score_against_compression_ratio(metrics, selections, tmp_path):
-    fig = entropy_law_figure(metrics, selections)
-    (ax,) = fig.axes
+def test_entropy_law_figure_puts_score_against_zip_ratio_and_first_epoch_loss(
+        metrics, selections, training, tmp_path):
+    fig = entropy_law_figure(metrics, selections, training)
+    ax, loss_ax = fig.axes
     tuned = NAMES[1:]
-    r = np.corrcoef(list(RATIO.values()), [SCORE[n] for n in tuned])[0, 1]
+    r = np.corrcoef(list(ZIP_RATIO.values()), [SCORE[n] for n in tuned])[0, 1]
     assert f"Pearson r = {r:.3f} (n = 3)" in ax.get_title()
+    r = np.corrcoef(list(LOSS.values()), [SCORE[n] for n in tuned])[0, 1]
+    assert f"Pearson r = {r:.3f} (n = 3)" in loss_ax.get_title()
+    assert ax.get_xlabel().startswith("ZIP compression ratio")
+    assert loss_ax.get_xlabel() == "mean training loss over the first epoch"
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels[:4] == ["base tiny", "full", "random", "longest"]
     assert ax.get_lines()[0].get_ydata()[0] == pytest.approx(SCORE["base-tiny"])
@@ -271,11 +302,11 @@ def test_entropy_law_figure_puts_score_against_compression_ratio(metrics, select
     assert (tmp_path / "e.svg").read_text().startswith("<?xml")
 
 
-def test_plots_without_data_say_so(metrics, selections, tmp_path):
+def test_plots_without_data_say_so(metrics, selections, training, tmp_path):
     lmeval_only = metrics[metrics.evaluator == "lmeval"]
     (ax,) = bpc_figure(lmeval_only, areas=()).axes
     assert [t.get_text() for t in ax.texts] == ["no BPC metrics (eval.bpc.corpora is empty)"]
-    (ax,) = entropy_law_figure(metrics[metrics.method == "base"], selections).axes
+    (ax,) = entropy_law_figure(metrics[metrics.method == "base"], selections, training).axes
     assert "no fine-tuned run" in ax.texts[0].get_text()
     save_figure(bpc_figure(lmeval_only, areas=()), tmp_path / "empty.png")
     assert (tmp_path / "empty.png").stat().st_size > 0

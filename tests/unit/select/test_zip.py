@@ -18,7 +18,7 @@ from workflow_lib.data.demo_pool import generate_pool
 from workflow_lib.data.formats import convert_file, to_reference_sharegpt
 from workflow_lib.data.records import conversation_text
 from workflow_lib.select.budget import Budget, BudgetError, Rounding
-from workflow_lib.select.output import compression_ratio
+from workflow_lib.select.output import compression_ratio, zip_compression_ratio
 from workflow_lib.select.request import SelectionRequest
 from workflow_lib.select.zip import (
     Prefix,
@@ -248,6 +248,18 @@ def test_select_zip_on_canonical_records():
         select_zip(canon, 20, {"mode": "other", "k1": 40, "k2": 10, "k3": 5})
 
 
+def test_zip_compression_ratio_is_the_references_of_the_selected_records(tmp_path):
+    raw = tmp_path / "raw.jsonl"
+    raw.write_text("".join(json.dumps(r) + "\n" for r in make_pool(30, seed=3)))
+    convert_file(raw, tmp_path / "pool.jsonl", "sharegpt")
+    pool = [record for _, record in read_jsonl(tmp_path / "pool.jsonl")]
+    positions = [4, 17, 2, 9]
+    chosen = [pool[i] for i in positions]
+    expected = port_ratio([to_reference_sharegpt(pool[i], i) for i in positions])
+    assert zip_compression_ratio(chosen, positions) == expected
+    assert expected != compression_ratio("\n".join(conversation_text(r) for r in chosen))
+
+
 @pytest.mark.slow
 def test_select_zip_rule_writes_selection_and_manifest_and_fails_cleanly(tmp_path):
     config = json.loads(json.dumps(TINY_CONFIG))
@@ -273,6 +285,8 @@ def test_select_zip_rule_writes_selection_and_manifest_and_fails_cleanly(tmp_pat
     assert stats["n_records"] == 15
     assert stats["compression_ratio"] == compression_ratio(
         "\n".join(conversation_text(r) for r in expected))
+    indices = port_zip(reference, 12, 40, 10, 5)
+    assert stats["zip_compression_ratio"] == port_ratio([reference[i] for i in indices])
     assert stats["source_mix"] == {s: sum(r["source"] == s for r in expected)
                                    for s in sorted({r["source"] for r in expected})}
     assert stats["conversation_chars_mean"] == pytest.approx(
