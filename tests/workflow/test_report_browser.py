@@ -109,10 +109,12 @@ def selection_report(tmp_path_factory):
 def test_selection_table_is_built_from_the_manifests(selection_report):
     rows = (selection_report / "results/tables/selections.md").read_text().splitlines()
     assert [c.strip() for c in rows[0].split("|")[1:-1]] == [
-        "pool", "method", "budget", "size", "mean turns", "mean response chars",
-        "mean conversation chars", "compression ratio", "source mix", "manifest"]
-    cells = [[c.strip() for c in row.split("|")[1:5]] for row in rows[2:]]
-    assert cells == [["demo", m, b, b] for m in ("random", "longest", "zip") for b in ("10", "20")]
+        "pool", "method", "budget", "requested", "selected", "mean turns", "mean response chars",
+        "mean conversation chars", "compression ratio", "ZIP compression ratio", "source mix",
+        "manifest"]
+    cells = [[c.strip() for c in row.split("|")[1:6]] for row in rows[2:]]
+    assert cells == [["demo", m, b, b, b] for m in ("random", "longest", "zip")
+                     for b in ("10", "20")]
     manifest = json.loads((selection_report / "results/selections/demo/zip/20/manifest.json")
                           .read_text())
     assert f"{manifest['stats']['compression_ratio']:.3f}" in rows[-1]
@@ -131,7 +133,7 @@ def test_report_plots_render_in_headless_chromium(selection_report, tmp_path):
             page.screenshot(screenshot)
             assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         table = page.evaluate("sieve.download('Tables', 'selections.csv')")
-        assert table.startswith("pool,method,budget,size,mean turns,")
+        assert table.startswith("pool,method,budget,requested,selected,mean turns,")
         assert len(table.splitlines()) == 7
         # The check fails on a picture that does not render: a truncated PNG (whose header
         # still gives Chromium its size).
