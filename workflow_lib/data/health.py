@@ -36,7 +36,7 @@ HEALTH = {
 def _content_key(record: dict) -> bytes:
     """A digest of the record's conversation (roles and values), its content for duplicates."""
     text = json.dumps(record["conversations"], ensure_ascii=False, sort_keys=True)
-    return hashlib.sha256(text.encode("utf-8")).digest()
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
 
 
 class PoolHealth:
@@ -59,7 +59,7 @@ class PoolHealth:
             "empty_response": not response,
             "near_empty_response": bool(response) and not any(c.isalnum() for c in response),
             "duplicate": key in self.seen,
-            "giant": len(conversation_text(record).encode("utf-8")) > GIANT_BYTES,
+            "giant": len(conversation_text(record).encode("utf-8", "surrogatepass")) > GIANT_BYTES,
         }
         self.seen.add(key)
         return [kind for kind, hit in found.items() if hit]

@@ -40,6 +40,12 @@ def test_duplicates_are_later_copies_of_a_conversation_whatever_their_id_source_
     assert health.kinds(record("q", "")) == ["empty_response", "duplicate"]
 
 
+def test_a_lone_surrogate_that_json_allows_is_counted_not_a_crash():
+    health = PoolHealth()  # "\ud800" is valid JSON; the pool round-trips it (test_records)
+    assert health.kinds(record("q", "\ud800")) == ["near_empty_response"]
+    assert health.kinds(record("q", "\ud800")) == ["near_empty_response", "duplicate"]
+
+
 def test_counts_drops_and_manifest():
     rows = [record("q", "an answer"), record("q", "an answer"), record("e", ""),
             record("e", ""), record("n", "?")]
