@@ -15,6 +15,7 @@ min_version("9.0")
 from workflow_lib.core.errors import ConfigError
 from workflow_lib.config.columns import header_problems
 from workflow_lib.config.grid import pairwise_pairs, runs
+from workflow_lib.config.scorers import all_scorers
 from workflow_lib.config.targets import finetune_runs, iterit_runs
 from workflow_lib.config.validate import (
     local_source_problems,
@@ -52,6 +53,7 @@ for problem in local_source_problems(config) + header:
     sys.exit(f"ERROR: {problem}")
 FINETUNE_RUNS = finetune_runs(RUNS)  # rule train: fine-tunes on a selection file
 ITERIT_RUNS = iterit_runs(RUNS)  # rule train_iterit: runs that select while training
+SCORERS = all_scorers(config)  # the configured scorers and IterIT's implicit ones
 # A relative interpreter path is the workflow's own (.venv-tools next to the Snakefile); a bare
 # command such as `python` is looked up on PATH (conda environments). Scripts read it from the
 # config, not from params: where the interpreter lives must not make jobs rerun.

@@ -7,7 +7,7 @@ import os
 from workflow_lib.core import paths
 from workflow_lib.config.grid import method_kind, pools_of_kind
 from workflow_lib.config.params import without_docs
-from workflow_lib.config.scorers import all_scorers, iterit_scorer_name
+from workflow_lib.config.scorers import iterit_scorer_name
 from workflow_lib.config.targets import (
     alternatives,
     eval_metrics_files,
@@ -36,7 +36,7 @@ wildcard_constraints:
     budget=r"all|\d+|0\.\d+",
     run=alternatives(RUNS),
     reference=alternatives(RUNS),
-    scorer=alternatives(all_scorers(config)),
+    scorer=alternatives(SCORERS),
     scatteritem=r"\d+-of-\d+",
 
 
@@ -237,13 +237,13 @@ def pairwise_labels(wildcards):
 def scorer_params(wildcards):
     """A scorer's configuration (model, preset, mode, ...) and the reference commit its preset's
     rules follow; changing either rescores the pool."""
-    scorer = all_scorers(config)[wildcards.scorer]
+    scorer = SCORERS[wildcards.scorer]
     return {**scorer, "rules": PRESETS[scorer["preset"]].reference}
 
 
 def scorer_model_dir(wildcards):
     """Model folder of a scorer."""
-    model = all_scorers(config)[wildcards.scorer]["model"]
+    model = SCORERS[wildcards.scorer]["model"]
     return paths.fill(paths.BASE_MODEL, model=model)
 
 
